@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sourced by the other scripts: system packages the HiGHS backend needs to build, and a cargo
+# target directory outside the clone, so repeated runs on one machine reuse the HiGHS build.
+set -euo pipefail
+if ! command -v cmake >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+  echo "setup: installing cmake and libclang-dev (needed to build HiGHS)" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq cmake libclang-dev >/dev/null
+fi
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/basis-aware/target}"

@@ -1,0 +1,39 @@
+//! The one seam between the problem and any LP solver. A backend receives one token's problem and
+//! answers with a certificate; the caller ([`crate::decide`]) verifies it before it becomes a
+//! decision, so a backend can be wrong but never decisive.
+
+use crate::basis::Basis;
+use crate::certificate::Certificate;
+use crate::step::Step;
+
+/// The problem for one token: is `P_i` (METHOD.md) empty?
+#[derive(Debug, Clone, Copy)]
+pub struct TokenProblem<'a> {
+    pub step: &'a Step,
+    pub basis: &'a Basis,
+    pub token: u32,
+}
+
+/// Why a backend gave no certificate. Each of these makes the token undecided.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The solver reported an error or a status it should not reach.
+    #[error("solver failed: {0}")]
+    Solver(String),
+    /// A time or iteration limit stopped the solver.
+    #[error("limit reached: {0}")]
+    Limit(String),
+    /// The solver finished but none of its answers could be turned into a verified certificate.
+    #[error("no verifiable certificate: {0}")]
+    NoCertificate(String),
+}
+
+/// An LP solver that decides single tokens.
+pub trait Backend {
+    /// Short name, as the CLI's `--backend` flag spells it.
+    fn name(&self) -> &'static str;
+
+    /// A certificate for `problem.token`: a dual vector that keeps it or a point that rejects it.
+    fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError>;
+}

@@ -1,0 +1,233 @@
+//! Command-line front end: decide BAT truncation on instance files, and write synthetic ones.
+//! Any bad input exits with code 2 and one line on stderr.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use basis_aware::instance::Instance;
+use basis_aware::{backends, decide_tokens, synthetic, Backend, Outcome, Rule, Step};
+use serde_json::json;
+
+const USAGE: &str = "usage:
+  basis-aware truncate INSTANCE.safetensors [--step K] [--rule eta=0.0009|epsilon=E|top-p=P|top-k=K|min-p=M]
+                       [--svd C] [--backend NAME] [--tokens ID,ID,...] [--time-limit SECONDS] [--json]
+  basis-aware synth --out FILE.safetensors [--vocab V] [--dim D] [--steps N] [--scale S] [--seed N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("basis-aware: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Flags after the subcommand: positional arguments and `--name value` pairs (`--json` alone).
+struct Flags {
+    positional: Vec<String>,
+    named: Vec<(String, String)>,
+    json: bool,
+}
+
+impl Flags {
+    fn parse(args: &[String], known: &[&str]) -> Result<Self, String> {
+        let mut flags = Flags {
+            positional: Vec::new(),
+            named: Vec::new(),
+            json: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if arg == "--json" {
+                flags.json = true;
+            } else if let Some(name) = arg.strip_prefix("--") {
+                if !known.contains(&name) {
+                    return Err(format!("unknown flag --{name}; see `basis-aware --help`"));
+                }
+                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                flags.named.push((name.to_string(), value.clone()));
+            } else {
+                flags.positional.push(arg.clone());
+            }
+        }
+        Ok(flags)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.named
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: `{v}` is not a valid number")),
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("truncate") => truncate(&args[1..]),
+        Some("synth") => synth(&args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err("expected a subcommand; see `basis-aware --help`".into()),
+    }
+}
+
+#[cfg_attr(not(feature = "highs"), allow(unused_variables))]
+fn make_backend(name: &str, time_limit: f64) -> Result<Option<Box<dyn Backend>>, String> {
+    match name {
+        "none" => Ok(None),
+        #[cfg(feature = "highs")]
+        "highs" => Ok(Some(Box::new(backends::HighsBackend::with_time_limit(
+            time_limit,
+        )))),
+        other => Err(format!(
+            "backend `{other}` is not in this build; available: {}",
+            backends::AVAILABLE
+                .iter()
+                .chain(&["none"])
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn truncate(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(
+        args,
+        &["step", "rule", "svd", "backend", "tokens", "time-limit"],
+    )?;
+    let [path] = flags.positional.as_slice() else {
+        return Err("truncate takes one instance file; see `basis-aware --help`".into());
+    };
+    let rule: Rule = flags
+        .get("rule")
+        .unwrap_or("eta=0.0009")
+        .parse()
+        .map_err(|e| format!("--rule: {e}"))?;
+    let svd = flags
+        .get("svd")
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|_| format!("--svd: `{v}` is not a positive integer"))
+        })
+        .transpose()?;
+    let time_limit: f64 = flags.number("time-limit", 600.0)?;
+    if time_limit.is_nan() || time_limit <= 0.0 {
+        return Err("--time-limit must be positive".into());
+    }
+    let default_backend = backends::AVAILABLE.first().copied().unwrap_or("none");
+    let mut backend = make_backend(flags.get("backend").unwrap_or(default_backend), time_limit)?;
+    let tokens: Option<Vec<u32>> = flags
+        .get("tokens")
+        .map(|list| {
+            list.split(',')
+                .map(|t| {
+                    t.trim()
+                        .parse::<u32>()
+                        .map_err(|_| format!("--tokens: `{t}` is not a token id"))
+                })
+                .collect()
+        })
+        .transpose()?;
+    let instance = Instance::load(path).map_err(|e| e.to_string())?;
+    let basis = instance.basis(svd).map_err(|e| e.to_string())?;
+    let steps: Vec<usize> = match flags.get("step") {
+        None => (0..instance.steps).collect(),
+        Some(v) => vec![v
+            .parse()
+            .map_err(|_| format!("--step: `{v}` is not a step index"))?],
+    };
+    if backend.is_none() && !flags.json {
+        eprintln!("basis-aware: no LP backend: tokens below the threshold stay undecided");
+    }
+    for k in steps {
+        let started = Instant::now();
+        let logits = instance.step_logits(k).map_err(|e| e.to_string())?;
+        let step = Step::new(logits, &rule).map_err(|e| e.to_string())?;
+        let all: Vec<u32>;
+        let listed = match &tokens {
+            Some(t) => t.as_slice(),
+            None => {
+                all = (0..instance.vocab as u32).collect();
+                &all
+            }
+        };
+        let (outcomes, counts) = decide_tokens(
+            &step,
+            &basis,
+            listed,
+            backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
+        )
+        .map_err(|e| e.to_string())?;
+        let pick = |f: fn(&Outcome) -> bool| -> Vec<u32> {
+            listed
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| f(o))
+                .map(|(&t, _)| t)
+                .collect()
+        };
+        let (kept, rejected, undecided) = (
+            pick(Outcome::is_keep),
+            pick(Outcome::is_reject),
+            pick(Outcome::is_undecided),
+        );
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        if flags.json {
+            let mut line = json!({
+                "step": k, "tau": step.tau(), "kept": kept, "undecided": undecided, "elapsed_us": elapsed_us,
+            });
+            if tokens.is_some() {
+                line["rejected"] = json!(rejected);
+            } else {
+                line["rejected_count"] = json!(rejected.len());
+            }
+            println!("{line}");
+        } else {
+            println!(
+                "step {k}: tau {:.3e}, kept {} ({} by threshold, {} by BAT), rejected {}, undecided {}, {} LP solves, {:.1} ms",
+                step.tau(), kept.len(), counts.threshold_kept, counts.dual_kept, rejected.len(),
+                undecided.len(), counts.solves, elapsed_us as f64 / 1e3
+            );
+            for (t, outcome) in listed.iter().zip(&outcomes) {
+                if let Outcome::Undecided(reason) = outcome {
+                    println!("  token {t} undecided: {reason:?}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn synth(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(args, &["out", "vocab", "dim", "steps", "scale", "seed"])?;
+    let out = flags
+        .get("out")
+        .ok_or_else(|| "synth needs --out FILE; see `basis-aware --help`".to_string())?;
+    let vocab: usize = flags.number("vocab", 2000)?;
+    let dim: usize = flags.number("dim", 16)?;
+    let steps: usize = flags.number("steps", 4)?;
+    let scale: f64 = flags.number("scale", 8.0)?;
+    let seed: u64 = flags.number("seed", 0)?;
+    if vocab == 0 || dim == 0 || steps == 0 || !(scale.is_finite() && scale > 0.0) {
+        return Err("synth needs vocab, dim and steps >= 1 and a positive finite scale".into());
+    }
+    let instance = synthetic::gaussian_instance(vocab, dim, steps, scale, seed);
+    instance.save(out).map_err(|e| e.to_string())?;
+    println!("wrote {out}: {steps} steps, vocabulary {vocab}, hidden size {dim}, seed {seed}");
+    Ok(())
+}

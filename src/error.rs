@@ -1,0 +1,40 @@
+//! Typed errors for everything a caller can get wrong. Nothing in the crate panics on bad input:
+//! every malformed slice, shape or parameter comes back as one of these.
+
+/// What went wrong with the caller's input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The logits slice (or the basis) has no tokens.
+    #[error("empty vocabulary: there are no logits")]
+    EmptyVocabulary,
+    /// A logit is NaN or `+inf`; only finite values and `-inf` (a masked token) are meaningful.
+    #[error("logit {index} is {value}: logits must be finite or -inf")]
+    InvalidLogit { index: usize, value: f32 },
+    /// Every logit is `-inf`, so there is no distribution to truncate.
+    #[error("every logit is -inf: the distribution is undefined")]
+    AllMasked,
+    /// A matrix entry is NaN or infinite.
+    #[error("{matrix} entry ({row}, {col}) is {value}: entries must be finite")]
+    NonFiniteEntry {
+        matrix: &'static str,
+        row: usize,
+        col: usize,
+        value: f32,
+    },
+    /// Two sizes that must agree do not.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A threshold rule's parameter (or the threshold it produced) is out of range.
+    #[error("invalid threshold: {0}")]
+    Threshold(String),
+    /// A token id is not in the vocabulary.
+    #[error("token {token} is out of range for a vocabulary of {vocab}")]
+    TokenOutOfRange { token: u32, vocab: usize },
+    /// A file (basis or instance) could not be read, written or understood.
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,49 @@
+//! Basis-aware threshold (BAT) truncation for language-model decoding (Finlayson et al., ICLR
+//! 2024), with a checkable certificate behind every decision.
+//!
+//! A threshold sampler (epsilon, eta, top-p, top-k, min-p) drops every token with `q_i < tau`.
+//! BAT keeps such a token when a linear program proves that its true probability is nonzero
+//! given the softmax bottleneck of the output embedding `W`. Each keep is proven by a dual vector
+//! and each reject by a feasible point; the independent [`verify`] module checks both before a
+//! decision is reported.
+//!
+//! ```
+//! use basis_aware::{truncate, Basis, MatrixView, Rule};
+//!
+//! // Four tokens, hidden size two: W is row-major 4 x 2.
+//! let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
+//! let basis = Basis::full(MatrixView::new(&w, 4, 2)?)?;
+//! let logits = [3.0, 1.0, 0.5, -2.0_f32];
+//! let result = truncate(&logits, &basis, &Rule::Epsilon(0.1), None)?;
+//! assert!(result.kept.contains(&0)); // above the threshold: kept without an LP
+//! # Ok::<(), basis_aware::Error>(())
+//! ```
+//!
+//! Without a backend, tokens below the threshold come back undecided (and count as rejected);
+//! build with the `highs` feature and pass [`backends::HighsBackend`] to decide them.
+
+mod backend;
+pub mod backends;
+mod basis;
+mod certificate;
+mod error;
+pub mod instance;
+pub mod lp;
+mod matrix;
+mod rule;
+mod step;
+pub mod synthetic;
+mod truncate;
+pub mod verify;
+
+pub use backend::{Backend, BackendError, TokenProblem};
+pub use basis::{Basis, BasisKind};
+pub use certificate::{
+    Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
+    UndecidedReason,
+};
+pub use error::{Error, Result};
+pub use matrix::MatrixView;
+pub use rule::{Rule, ThresholdRule};
+pub use step::{softmax, Step, TAU_CAP};
+pub use truncate::{decide, decide_tokens, truncate, Counts, Truncation};

@@ -1,0 +1,161 @@
+//! The per-token LP in the scaled form LP backends solve, and the way back from a solver's answer
+//! to a certificate.
+//!
+//! Columns are `x_j = p_j / (sigma q_j)` in `[0, 1]`, so every box is the unit interval whatever
+//! the size of `q_j`. Tokens with `q_j < fix_below` (other than the one tested) are fixed at
+//! `p_j = q_j` and leave the LP: this restricts `P_i`, so a point found is still a valid reject,
+//! and a dual vector is still checked over the whole vocabulary (fixed tokens included), so the
+//! restriction can cost a decision but never falsify one. It keeps HiGHS away from matrix entries
+//! below its `small_matrix_value`, which it would drop silently.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::basis::Basis;
+use crate::certificate::{KeepCertificate, RejectCertificate};
+use crate::step::Step;
+
+/// Rounds of least-squares correction applied to a solver's point before it is offered as a
+/// certificate; each round removes the residual up to f64 rounding unless a bound becomes active.
+const POLISH_ROUNDS: usize = 3;
+
+/// Relative distance from a bound below which a variable counts as at that bound while polishing.
+const AT_BOUND: f64 = 1e-9;
+
+/// `min x_t` subject to `A x = b`, `0 <= x <= 1`, column-major.
+#[derive(Debug, Clone)]
+pub struct ScaledLp {
+    /// Token of each column, ascending.
+    pub columns: Vec<u32>,
+    /// `m + 1`: one row per basis column, then the sum-to-one row.
+    pub rows: usize,
+    pub matrix: Vec<f64>,
+    pub rhs: Vec<f64>,
+    /// Column of the token under test.
+    pub target: usize,
+    /// Factor each basis row was multiplied by (its largest `|b_jk|` is brought to one).
+    row_scale: Vec<f64>,
+}
+
+impl ScaledLp {
+    /// The LP for `token`, with tokens of `q_j < fix_below` fixed at `q_j`.
+    pub fn new(step: &Step, basis: &Basis, token: u32, fix_below: f64) -> Self {
+        let (q, sigma, m) = (step.q(), step.sigma(), basis.dim());
+        let columns: Vec<u32> = (0..q.len() as u32)
+            .filter(|&j| j == token || (q[j as usize] > 0.0 && q[j as usize] >= fix_below))
+            .collect();
+        let target = columns.binary_search(&token).expect("token is a column");
+        let mut row_scale = vec![0.0f64; m];
+        for &j in &columns {
+            for (s, &b) in row_scale.iter_mut().zip(basis.row(j as usize)) {
+                *s = s.max(f64::from(b).abs());
+            }
+        }
+        row_scale
+            .iter_mut()
+            .for_each(|s| *s = if *s > 0.0 { 1.0 / *s } else { 1.0 });
+        let rows = m + 1;
+        let mut matrix = Vec::with_capacity(rows * columns.len());
+        let mut rhs = vec![0.0; rows];
+        for &j in &columns {
+            let qj = q[j as usize];
+            for (k, &b) in basis.row(j as usize).iter().enumerate() {
+                let scaled = row_scale[k] * f64::from(b);
+                matrix.push(sigma * qj * scaled);
+                rhs[k] += qj * scaled;
+            }
+            matrix.push(sigma * qj);
+            rhs[m] += qj;
+        }
+        Self {
+            columns,
+            rows,
+            matrix,
+            rhs,
+            target,
+            row_scale,
+        }
+    }
+
+    /// The dual vector of the unscaled problem from the solver's row duals (convention: reduced
+    /// costs are `c - A^T y`).
+    pub fn keep_certificate(&self, row_duals: &[f64]) -> KeepCertificate {
+        let m = self.rows - 1;
+        let mut y: Vec<f64> = row_duals[..m]
+            .iter()
+            .zip(&self.row_scale)
+            .map(|(d, s)| d * s)
+            .collect();
+        y.push(row_duals[m]);
+        KeepCertificate { y }
+    }
+
+    /// The point `x` (the tested token forced to zero) as a change `d = p - q`, polished by least
+    /// squares on the variables away from their bounds so its residual meets f64 accuracy.
+    pub fn reject_certificate(&self, step: &Step, basis: &Basis, x: &[f64]) -> RejectCertificate {
+        let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
+        let qs: Vec<f64> = self.columns.iter().map(|&j| q[j as usize]).collect();
+        let mut d: Vec<f64> = qs
+            .iter()
+            .zip(x)
+            .map(|(&qj, &xj)| (sigma * qj * xj.clamp(0.0, 1.0) - qj).clamp(-qj, kappa * qj))
+            .collect();
+        d[self.target] = -qs[self.target];
+        for _ in 0..POLISH_ROUNDS {
+            if !self.polish_once(basis, &qs, kappa, &mut d) {
+                break;
+            }
+        }
+        RejectCertificate {
+            changes: self
+                .columns
+                .iter()
+                .zip(&d)
+                .filter(|(_, &dj)| dj != 0.0)
+                .map(|(&j, &dj)| (j, dj))
+                .collect(),
+        }
+    }
+
+    /// One least-norm correction of the free variables; false when there is nothing to correct.
+    fn polish_once(&self, basis: &Basis, qs: &[f64], kappa: f64, d: &mut [f64]) -> bool {
+        let m = self.rows - 1;
+        let row_of = |c: usize, k: usize| {
+            if k < m {
+                f64::from(basis.row(self.columns[c] as usize)[k])
+            } else {
+                1.0
+            }
+        };
+        let mut residual = DVector::<f64>::zeros(self.rows);
+        for (c, &dc) in d.iter().enumerate() {
+            for k in 0..self.rows {
+                residual[k] -= row_of(c, k) * dc;
+            }
+        }
+        if residual.iter().all(|&r| r == 0.0) {
+            return false;
+        }
+        let free: Vec<usize> = (0..d.len())
+            .filter(|&c| {
+                let margin = AT_BOUND * qs[c];
+                c != self.target && d[c] > -qs[c] + margin && d[c] < kappa * qs[c] - margin
+            })
+            .collect();
+        if free.is_empty() {
+            return false;
+        }
+        // Variables `z_c = delta_c / q_c`, so the correction is small relative to each token.
+        let a = DMatrix::from_fn(self.rows, free.len(), |k, f| {
+            qs[free[f]] * row_of(free[f], k)
+        });
+        let svd = a.svd(true, true);
+        let cutoff = svd.singular_values.max() * 1e-13;
+        let Ok(z) = svd.solve(&residual, cutoff) else {
+            return false;
+        };
+        for (f, &c) in free.iter().enumerate() {
+            d[c] = (d[c] + qs[c] * z[f]).clamp(-qs[c], kappa * qs[c]);
+        }
+        true
+    }
+}

@@ -1,0 +1,65 @@
+//! Synthetic decode steps with a known generator, for the demo, tests and benchmarks: a Gaussian
+//! output embedding `W` and hidden states `h`, with logits `W h / temperature`. The generator is
+//! a fixed SplitMix64 stream so an instance is the same on every machine for a given seed.
+
+use crate::instance::{Constraint, Instance};
+
+/// Deterministic 64-bit generator (SplitMix64) with Gaussian draws (Box-Muller).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `(0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    pub fn gaussian(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// `steps` decode steps over a `vocab x dim` Gaussian embedding (entries of variance `1 / dim`),
+/// hidden states of norm about `scale`.
+pub fn gaussian_instance(
+    vocab: usize,
+    dim: usize,
+    steps: usize,
+    scale: f64,
+    seed: u64,
+) -> Instance {
+    let mut rng = SplitMix64::new(seed);
+    let std = 1.0 / (dim as f64).sqrt();
+    let w: Vec<f32> = (0..vocab * dim)
+        .map(|_| (rng.gaussian() * std) as f32)
+        .collect();
+    let mut logits = Vec::with_capacity(steps * vocab);
+    for _ in 0..steps {
+        let h: Vec<f64> = (0..dim).map(|_| rng.gaussian() * scale * std).collect();
+        logits.extend(w.chunks_exact(dim).map(|row| {
+            row.iter()
+                .zip(&h)
+                .map(|(&a, &b)| f64::from(a) * b)
+                .sum::<f64>() as f32
+        }));
+    }
+    Instance {
+        logits,
+        steps,
+        vocab,
+        constraint: Constraint::Embedding(w, dim),
+    }
+}

@@ -1,0 +1,149 @@
+//! The CLI's contract: JSON lines per step, and exit code 2 with one stderr line on bad input.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use basis_aware::instance::{Constraint, Instance};
+use basis_aware::synthetic::gaussian_instance;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("basis-aware-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn assert_bad_input(args: &[&str], mentions: &str) {
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(mentions),
+        "{args:?}: `{stderr}` lacks `{mentions}`"
+    );
+}
+
+#[test]
+fn json_lines_partition_the_listed_tokens() {
+    let path = scratch("ok.safetensors");
+    gaussian_instance(60, 4, 2, 6.0, 1).save(&path).unwrap();
+    let out = run(&[
+        "truncate",
+        path_str(&path),
+        "--tokens",
+        "0,5,7,59",
+        "--backend",
+        "none",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line["step"], k);
+        let mut all: Vec<u64> = ["kept", "rejected", "undecided"]
+            .iter()
+            .flat_map(|key| {
+                line[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+            })
+            .collect();
+        all.sort();
+        assert_eq!(all, vec![0, 5, 7, 59]);
+        assert!(line["tau"].as_f64().unwrap() > 0.0);
+        assert!(line["elapsed_us"].is_u64());
+    }
+    let whole = run(&[
+        "truncate",
+        path_str(&path),
+        "--step",
+        "1",
+        "--svd",
+        "2",
+        "--backend",
+        "none",
+        "--json",
+    ]);
+    let line: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert!(line["rejected_count"].is_u64() && line.get("rejected").is_none());
+}
+
+#[test]
+fn bad_input_exits_with_code_2_and_one_line() {
+    let good = scratch("good.safetensors");
+    gaussian_instance(30, 3, 1, 4.0, 2).save(&good).unwrap();
+    let g = path_str(&good);
+    assert_bad_input(&["truncate", "/nonexistent.safetensors"], "nonexistent");
+    assert_bad_input(&["truncate", g, "--rule", "eta=2"], "eta");
+    assert_bad_input(&["truncate", g, "--rule", "nucleus=0.9"], "unknown rule");
+    assert_bad_input(&["truncate", g, "--step", "1"], "step 1");
+    assert_bad_input(&["truncate", g, "--tokens", "1,x"], "--tokens");
+    assert_bad_input(&["truncate", g, "--tokens", "30"], "out of range");
+    assert_bad_input(&["truncate", g, "--svd", "9"], "svd rank");
+    assert_bad_input(&["truncate", g, "--backend", "cplex"], "not in this build");
+    assert_bad_input(&["truncate", g, "--frobnicate", "1"], "unknown flag");
+    assert_bad_input(&["nonsense"], "subcommand");
+
+    let mut nan = gaussian_instance(30, 3, 1, 4.0, 2);
+    nan.logits[4] = f32::NAN;
+    let nan_path = scratch("nan.safetensors");
+    nan.save(&nan_path).unwrap();
+    assert_bad_input(&["truncate", path_str(&nan_path)], "logit 4 is NaN");
+
+    let mut masked = gaussian_instance(30, 3, 1, 4.0, 2);
+    masked
+        .logits
+        .iter_mut()
+        .for_each(|l| *l = f32::NEG_INFINITY);
+    let masked_path = scratch("masked.safetensors");
+    masked.save(&masked_path).unwrap();
+    assert_bad_input(&["truncate", path_str(&masked_path)], "every logit is -inf");
+
+    let mut inf_basis = gaussian_instance(30, 3, 1, 4.0, 2);
+    if let Constraint::Embedding(w, _) = &mut inf_basis.constraint {
+        w[7] = f32::INFINITY;
+    }
+    let inf_path = scratch("inf.safetensors");
+    inf_basis.save(&inf_path).unwrap();
+    assert_bad_input(&["truncate", path_str(&inf_path)], "must be finite");
+
+    let stored = Instance {
+        logits: vec![0.0; 4],
+        steps: 1,
+        vocab: 4,
+        constraint: Constraint::Basis(vec![1.0; 8], 2),
+    };
+    let stored_path = scratch("stored.safetensors");
+    stored.save(&stored_path).unwrap();
+    assert_bad_input(
+        &["truncate", path_str(&stored_path), "--svd", "1"],
+        "used as given",
+    );
+
+    let garbage = scratch("garbage.safetensors");
+    std::fs::write(&garbage, b"not a safetensors file").unwrap();
+    assert_bad_input(&["truncate", path_str(&garbage)], "garbage");
+}
