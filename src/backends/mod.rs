@@ -3,12 +3,19 @@
 
 #[cfg(feature = "highs")]
 mod highs;
+#[cfg(feature = "simplex")]
+mod simplex;
 
 #[cfg(feature = "highs")]
 pub use highs::HighsBackend;
+#[cfg(feature = "simplex")]
+pub use simplex::SimplexBackend;
 
 /// Names of the backends compiled into this build, for error messages and the CLI.
+/// The first is the default.
 pub const AVAILABLE: &[&str] = &[
+    #[cfg(feature = "simplex")]
+    "simplex",
     #[cfg(feature = "highs")]
     "highs",
 ];

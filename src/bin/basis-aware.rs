@@ -89,6 +89,8 @@ fn run(args: &[String]) -> Result<(), String> {
 fn make_backend(name: &str, time_limit: f64) -> Result<Option<Box<dyn Backend>>, String> {
     match name {
         "none" => Ok(None),
+        #[cfg(feature = "simplex")]
+        "simplex" => Ok(Some(Box::new(backends::SimplexBackend::default()))),
         #[cfg(feature = "highs")]
         "highs" => Ok(Some(Box::new(backends::HighsBackend::with_time_limit(
             time_limit,

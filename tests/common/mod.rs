@@ -1,7 +1,7 @@
 //! Shared pieces of the integration tests: small random instances and an independent oracle.
 #![allow(dead_code)]
 
-use basis_aware::{Basis, MatrixView, Step};
+use basis_aware::{Backend, Basis, MatrixView, Step};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 use proptest::prelude::*;
 
@@ -123,4 +123,14 @@ pub fn min_mass(step: &Step, basis: &Basis, token: usize) -> f64 {
         .solve()
         .expect("the set contains q, so it is never empty");
     solution.value(p[token])
+}
+
+/// One instance of every backend compiled into this build.
+pub fn backends() -> Vec<Box<dyn Backend>> {
+    vec![
+        #[cfg(feature = "simplex")]
+        Box::new(basis_aware::backends::SimplexBackend::default()),
+        #[cfg(feature = "highs")]
+        Box::new(basis_aware::backends::HighsBackend::default()),
+    ]
 }

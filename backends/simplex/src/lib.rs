@@ -1,0 +1,77 @@
+//! A bounded-variable dual simplex for one LP shape: is there an `x` with
+//!
+//! ```text
+//! A x = b,   0 <= x_j <= u_j,
+//! ```
+//!
+//! for a dense `A` with few rows and many columns? The answer is a point, or a Farkas vector `y`
+//! with `y^T b > sum_j u_j max(0, y^T A_j)`, which proves there is none.
+//!
+//! Why the dual simplex: with box bounds every basis is dual feasible once each nonbasic variable
+//! sits at the bound its reduced cost points to, so no phase 1 is needed; a logical (slack)
+//! variable fixed at zero per row gives the starting basis. The costs are arbitrary (only
+//! feasibility matters); distinct random costs make the dual non-degenerate, which is what rules
+//! out cycling on this massively degenerate problem. The basis inverse is kept dense and updated
+//! in product form, refactorised on a fixed period: rows are few (`m + 1`), columns many.
+
+mod solver;
+
+pub use solver::solve;
+
+/// The feasibility problem: `rows x cols` column-major `matrix`, right-hand side `rhs`, and upper
+/// bounds `upper` (lower bounds are zero; an upper bound of zero fixes a variable).
+#[derive(Debug, Clone, Copy)]
+pub struct BoxFeasibility<'a> {
+    pub rows: usize,
+    pub cols: usize,
+    pub matrix: &'a [f64],
+    pub rhs: &'a [f64],
+    pub upper: &'a [f64],
+}
+
+/// Settings; the defaults suit the problems basis-aware builds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Pivots before giving up with [`SimplexError::IterationLimit`].
+    pub max_iterations: usize,
+    /// Pivots between refactorisations of the basis inverse.
+    pub refactor_every: usize,
+    /// Largest violation of a bound (or of a row, through its logical variable) accepted as
+    /// feasible. The caller polishes and verifies the point.
+    pub feasibility_tol: f64,
+    /// Seed of the cost perturbation.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_iterations: 50_000,
+            refactor_every: 64,
+            feasibility_tol: 1e-11,
+            seed: 0x5EED,
+        }
+    }
+}
+
+/// The outcome of a solve.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A point within [`Options::feasibility_tol`] of the feasible set (bounds hold exactly).
+    Feasible { x: Vec<f64>, iterations: usize },
+    /// A Farkas vector: `y^T b > sum_j u_j max(0, y^T A_j)`.
+    Infeasible { farkas: Vec<f64>, iterations: usize },
+}
+
+/// Why no answer came back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimplexError {
+    #[error("malformed problem: {0}")]
+    Malformed(String),
+    #[error("iteration limit of {0} pivots reached")]
+    IterationLimit(usize),
+    #[error("the basis matrix became singular")]
+    Singular,
+}

@@ -1,0 +1,304 @@
+//! The dual simplex iteration itself.
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::{Answer, BoxFeasibility, Options, SimplexError};
+
+/// Relative size below which a pivot-row entry is treated as zero.
+const PIVOT_TOL: f64 = 1e-9;
+/// Slack in the Harris ratio test (absolute, in units of the reduced costs, which are O(1)).
+const HARRIS_TOL: f64 = 1e-9;
+
+/// Variables `0..n` are structural; `n + k` is the logical of row `k`, fixed at zero.
+struct State<'a> {
+    lp: BoxFeasibility<'a>,
+    n: usize,
+    cost: Vec<f64>,
+    basic: Vec<usize>,
+    /// For structural nonbasic variables: whether they sit at their upper bound.
+    at_upper: Vec<bool>,
+    is_basic: Vec<bool>,
+    inverse: DMatrix<f64>,
+    x_basic: Vec<f64>,
+    /// Reduced costs of the structural variables.
+    reduced: Vec<f64>,
+}
+
+fn column<'a>(lp: &BoxFeasibility<'a>, j: usize) -> &'a [f64] {
+    &lp.matrix[j * lp.rows..(j + 1) * lp.rows]
+}
+
+/// Solves the feasibility problem; see the crate documentation.
+pub fn solve(lp: &BoxFeasibility<'_>, options: &Options) -> Result<Answer, SimplexError> {
+    let (r, n) = (lp.rows, lp.cols);
+    if r == 0 || lp.matrix.len() != r * n || lp.rhs.len() != r || lp.upper.len() != n {
+        return Err(SimplexError::Malformed(format!(
+            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds",
+            lp.matrix.len(),
+            lp.rhs.len(),
+            lp.upper.len()
+        )));
+    }
+    if lp
+        .matrix
+        .iter()
+        .chain(lp.rhs)
+        .chain(lp.upper)
+        .any(|v| !v.is_finite())
+        || lp.upper.iter().any(|&u| u < 0.0)
+    {
+        return Err(SimplexError::Malformed(
+            "non-finite data or negative bound".into(),
+        ));
+    }
+    let mut state = State::start(lp, options.seed);
+    for iteration in 0..options.max_iterations {
+        if iteration % options.refactor_every == 0 && iteration > 0 {
+            state.refactor()?;
+        }
+        let Some((p, delta)) = state.leaving(options.feasibility_tol) else {
+            return Ok(Answer::Feasible {
+                x: state.point(),
+                iterations: iteration,
+            });
+        };
+        let rho: Vec<f64> = state.inverse.row(p).iter().copied().collect();
+        let alpha: Vec<f64> = (0..n)
+            .map(|j| {
+                if state.is_basic[j] {
+                    0.0
+                } else {
+                    dot(&rho, column(lp, j))
+                }
+            })
+            .collect();
+        let Some(q) = state.entering(&alpha, delta) else {
+            // No nonbasic variable can move x_Bp towards its bound: row p of B^-1 proves it.
+            let sign = if delta < 0.0 { -1.0 } else { 1.0 };
+            return Ok(Answer::Infeasible {
+                farkas: rho.iter().map(|v| sign * v).collect(),
+                iterations: iteration,
+            });
+        };
+        state.pivot(p, q, delta, &alpha)?;
+    }
+    Err(SimplexError::IterationLimit(options.max_iterations))
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl<'a> State<'a> {
+    /// Logical basis; every structural at its upper bound (costs negative, so that is the bound
+    /// their reduced costs point to), which on basis-aware's problems is the point `p = sigma q`,
+    /// already close to feasible.
+    fn start(lp: &BoxFeasibility<'a>, seed: u64) -> Self {
+        let (r, n) = (lp.rows, lp.cols);
+        let mut rng = seed;
+        let cost: Vec<f64> = (0..n)
+            .map(|_| {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                -1.0 - (rng >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect();
+        let mut state = Self {
+            lp: *lp,
+            n,
+            reduced: cost.clone(),
+            cost,
+            basic: (n..n + r).collect(),
+            at_upper: vec![true; n],
+            is_basic: vec![false; n + r],
+            inverse: DMatrix::identity(r, r),
+            x_basic: vec![0.0; r],
+        };
+        for k in 0..r {
+            state.is_basic[n + k] = true;
+        }
+        state.recompute_primal();
+        state
+    }
+
+    fn upper(&self, var: usize) -> f64 {
+        if var < self.n {
+            self.lp.upper[var]
+        } else {
+            0.0
+        }
+    }
+
+    fn nonbasic_value(&self, j: usize) -> f64 {
+        if self.at_upper[j] {
+            self.lp.upper[j]
+        } else {
+            0.0
+        }
+    }
+
+    /// `x_B = B^-1 (b - N x_N)`.
+    fn recompute_primal(&mut self) {
+        let mut residual = self.lp.rhs.to_vec();
+        for j in 0..self.n {
+            if !self.is_basic[j] {
+                let v = self.nonbasic_value(j);
+                if v != 0.0 {
+                    for (res, a) in residual.iter_mut().zip(column(&self.lp, j)) {
+                        *res -= a * v;
+                    }
+                }
+            }
+        }
+        self.x_basic = (&self.inverse * DVector::from_vec(residual)).data.into();
+    }
+
+    /// `y = B^-T c_B`, `d_j = c_j - y^T A_j`.
+    fn recompute_dual(&mut self) {
+        let c_basic: Vec<f64> = self
+            .basic
+            .iter()
+            .map(|&v| if v < self.n { self.cost[v] } else { 0.0 })
+            .collect();
+        let y: Vec<f64> = self.inverse.tr_mul(&DVector::from_vec(c_basic)).data.into();
+        for j in 0..self.n {
+            self.reduced[j] = if self.is_basic[j] {
+                0.0
+            } else {
+                self.cost[j] - dot(&y, column(&self.lp, j))
+            };
+        }
+    }
+
+    fn refactor(&mut self) -> Result<(), SimplexError> {
+        let r = self.lp.rows;
+        let mut b = DMatrix::<f64>::zeros(r, r);
+        for (i, &v) in self.basic.iter().enumerate() {
+            if v < self.n {
+                b.set_column(i, &DVector::from_column_slice(column(&self.lp, v)));
+            } else {
+                b[(v - self.n, i)] = 1.0;
+            }
+        }
+        self.inverse = b.try_inverse().ok_or(SimplexError::Singular)?;
+        self.recompute_primal();
+        self.recompute_dual();
+        Ok(())
+    }
+
+    /// The most violated basic variable and its violation `delta` (negative below the lower
+    /// bound, positive above the upper).
+    fn leaving(&self, tol: f64) -> Option<(usize, f64)> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, &x) in self.x_basic.iter().enumerate() {
+            let u = self.upper(self.basic[i]);
+            let delta = if x < -tol {
+                x
+            } else if x > u + tol {
+                x - u
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(_, b)| delta.abs() > b.abs()) {
+                best = Some((i, delta));
+            }
+        }
+        best
+    }
+
+    /// Harris two-pass dual ratio test over the eligible nonbasic structurals.
+    fn entering(&self, alpha: &[f64], delta: f64) -> Option<usize> {
+        let scale = alpha.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        if scale == 0.0 {
+            return None;
+        }
+        let tiny = PIVOT_TOL * scale;
+        let sign = if delta < 0.0 { -1.0 } else { 1.0 };
+        let eligible = |j: usize| -> Option<f64> {
+            if self.is_basic[j] || self.lp.upper[j] == 0.0 {
+                return None;
+            }
+            let a = sign * alpha[j];
+            let ok = if self.at_upper[j] {
+                a < -tiny
+            } else {
+                a > tiny
+            };
+            ok.then_some(a)
+        };
+        let mut bound = f64::INFINITY;
+        for j in 0..self.n {
+            if let Some(a) = eligible(j) {
+                bound = bound.min((self.reduced[j] + HARRIS_TOL * a.signum()) / a);
+            }
+        }
+        let mut choice: Option<(usize, f64)> = None;
+        for j in 0..self.n {
+            if let Some(a) = eligible(j) {
+                if self.reduced[j] / a <= bound && choice.is_none_or(|(_, b)| a.abs() > b) {
+                    choice = Some((j, a.abs()));
+                }
+            }
+        }
+        choice.map(|(j, _)| j)
+    }
+
+    fn pivot(&mut self, p: usize, q: usize, delta: f64, alpha: &[f64]) -> Result<(), SimplexError> {
+        let col_q = column(&self.lp, q);
+        let alpha_q = &self.inverse * DVector::from_column_slice(col_q);
+        let pivot = alpha_q[p];
+        if pivot.abs() < 1e-300 {
+            return Err(SimplexError::Singular);
+        }
+        // Dual step.
+        let theta_d = self.reduced[q] / alpha[q];
+        for ((d, &a), &basic) in self.reduced.iter_mut().zip(alpha).zip(&self.is_basic) {
+            if !basic {
+                *d -= theta_d * a;
+            }
+        }
+        // Primal step: x_Bp reaches its violated bound.
+        let theta_p = delta / pivot;
+        for (x, a) in self.x_basic.iter_mut().zip(alpha_q.iter()) {
+            *x -= theta_p * a;
+        }
+        let entering_value = self.nonbasic_value(q) + theta_p;
+        let leaving = self.basic[p];
+        if leaving < self.n {
+            self.at_upper[leaving] = delta > 0.0;
+            self.reduced[leaving] = -theta_d;
+        }
+        self.is_basic[leaving] = false;
+        self.is_basic[q] = true;
+        self.basic[p] = q;
+        self.x_basic[p] = entering_value;
+        self.reduced[q] = 0.0;
+        // Product-form update of the inverse.
+        let pivot_row = self.inverse.row(p).transpose() / pivot;
+        let mut factors = alpha_q;
+        factors[p] = 0.0;
+        self.inverse.ger(-1.0, &factors, &pivot_row, 1.0);
+        self.inverse.set_row(p, &pivot_row.transpose());
+        Ok(())
+    }
+
+    /// The structural point, bounds enforced exactly.
+    fn point(&self) -> Vec<f64> {
+        let mut x: Vec<f64> = (0..self.n)
+            .map(|j| {
+                if self.is_basic[j] {
+                    0.0
+                } else {
+                    self.nonbasic_value(j)
+                }
+            })
+            .collect();
+        for (i, &v) in self.basic.iter().enumerate() {
+            if v < self.n {
+                x[v] = self.x_basic[i].clamp(0.0, self.lp.upper[v]);
+            }
+        }
+        x
+    }
+}

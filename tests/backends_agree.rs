@@ -1,0 +1,36 @@
+//! The default simplex backend against the HiGHS oracle on Gaussian decode steps large enough
+//! that the simplex starts from a restricted column set and must grow it.
+#![cfg(all(feature = "simplex", feature = "highs"))]
+
+use basis_aware::backends::{HighsBackend, SimplexBackend};
+use basis_aware::synthetic::gaussian_instance;
+use basis_aware::{decide_tokens, Outcome, Rule, Step};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn simplex_and_highs_never_contradict(
+        seed in any::<u64>(),
+        vocab in 300usize..700,
+        dim in 2usize..10,
+        svd in prop::option::of(1usize..4),
+        scale in 3.0f64..10.0,
+        eta in 1e-3f64..0.05,
+    ) {
+        let inst = gaussian_instance(vocab, dim, 1, scale, seed);
+        let basis = inst.basis(svd.map(|c| c.min(dim))).unwrap();
+        let step = Step::new(inst.step_logits(0).unwrap(), &Rule::Eta(eta)).unwrap();
+        let tokens: Vec<u32> = (0..vocab as u32).collect();
+        let (ours, counts) = decide_tokens(&step, &basis, &tokens, Some(&mut SimplexBackend::default())).unwrap();
+        let (oracle, _) = decide_tokens(&step, &basis, &tokens, Some(&mut HighsBackend::default())).unwrap();
+        for (t, (a, b)) in ours.iter().zip(&oracle).enumerate() {
+            let contradiction = (a.is_keep() && b.is_reject()) || (a.is_reject() && b.is_keep());
+            prop_assert!(!contradiction, "token {}: simplex {:?}, highs {:?}", t, a, b);
+        }
+        let lp_tokens = counts.dual_kept + counts.point_rejected + counts.undecided;
+        let undecided = ours.iter().filter(|o| matches!(o, Outcome::Undecided(_))).count();
+        prop_assert!(undecided * 100 <= lp_tokens, "{} of {} undecided", undecided, lp_tokens);
+    }
+}
