@@ -2,11 +2,11 @@
 //! to a certificate.
 //!
 //! Columns are `x_j = p_j / (sigma q_j)` in `[0, 1]`, so every box is the unit interval whatever
-//! the size of `q_j`. Tokens with `q_j < fix_below` (other than the one tested) are fixed at
-//! `p_j = q_j` and leave the LP: this restricts `P_i`, so a point found is still a valid reject,
-//! and a dual vector is still checked over the whole vocabulary (fixed tokens included), so the
-//! restriction can cost a decision but never falsify one. It keeps HiGHS away from matrix entries
-//! below its `small_matrix_value`, which it would drop silently.
+//! the size of `q_j`. Tokens that are not columns are fixed at `p_j = q_j`: this restricts `P_i`,
+//! so a point found is still a valid reject, and a dual vector is still checked over the whole
+//! vocabulary (fixed tokens included), so the restriction can cost a decision but never falsify
+//! one. Backends use it to solve over the most probable tokens only, and to keep HiGHS away from
+//! matrix entries below its `small_matrix_value`, which it would drop silently.
 
 use nalgebra::{DMatrix, DVector};
 
@@ -37,12 +37,13 @@ pub struct ScaledLp {
 }
 
 impl ScaledLp {
-    /// The LP for `token`, with tokens of `q_j < fix_below` fixed at `q_j`.
-    pub fn new(step: &Step, basis: &Basis, token: u32, fix_below: f64) -> Self {
+    /// The LP for `token` over `columns` (tokens with `q_j > 0`, any order, `token` added if
+    /// missing); every other token is fixed at `q_j`.
+    pub fn new(step: &Step, basis: &Basis, token: u32, mut columns: Vec<u32>) -> Self {
         let (q, sigma, m) = (step.q(), step.sigma(), basis.dim());
-        let columns: Vec<u32> = (0..q.len() as u32)
-            .filter(|&j| j == token || (q[j as usize] > 0.0 && q[j as usize] >= fix_below))
-            .collect();
+        columns.push(token);
+        columns.sort_unstable();
+        columns.dedup();
         let target = columns.binary_search(&token).expect("token is a column");
         let mut row_scale = vec![0.0f64; m];
         for &j in &columns {

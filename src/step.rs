@@ -2,6 +2,8 @@
 //! with its box factor `sigma = 1 / (1 - tau)`. Everything downstream reads `q` from here, so the
 //! certificate checks and the solvers see the same numbers.
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
 use crate::rule::ThresholdRule;
 
@@ -17,6 +19,9 @@ pub struct Step {
     tau: f64,
     sigma: f64,
     kappa: f64,
+    /// Tokens with `q_j > 0` by decreasing `q_j`, sorted on first use: only steps that reach an
+    /// LP pay for the sort, and they pay once.
+    by_probability: OnceLock<Vec<u32>>,
 }
 
 impl Step {
@@ -66,6 +71,7 @@ impl Step {
             tau,
             sigma,
             kappa,
+            by_probability: OnceLock::new(),
         })
     }
 
@@ -91,6 +97,21 @@ impl Step {
     /// `sigma - 1`: the largest relative increase of a token's probability.
     pub fn kappa(&self) -> f64 {
         self.kappa
+    }
+
+    /// Tokens with `q_j > 0`, most probable first (ties by token id).
+    pub fn by_probability(&self) -> &[u32] {
+        self.by_probability.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.q.len() as u32)
+                .filter(|&j| self.q[j as usize] > 0.0)
+                .collect();
+            order.sort_unstable_by(|&a, &b| {
+                self.q[b as usize]
+                    .total_cmp(&self.q[a as usize])
+                    .then(a.cmp(&b))
+            });
+            order
+        })
     }
 
     /// Whether the threshold alone keeps `token` (ties at `tau` are kept).

@@ -39,7 +39,13 @@ impl Backend for HighsBackend {
         let mut refusals = Vec::new();
         let mut previous_columns = 0;
         for fix_below in [FIX_BELOW, 0.0] {
-            let lp = ScaledLp::new(step, basis, token, fix_below);
+            let columns = step
+                .by_probability()
+                .iter()
+                .copied()
+                .filter(|&j| step.q()[j as usize] >= fix_below)
+                .collect();
+            let lp = ScaledLp::new(step, basis, token, columns);
             if lp.columns.len() == previous_columns {
                 break;
             }

@@ -1,23 +1,46 @@
-//! The pure-Rust bounded dual simplex on restricted columns: the default backend.
+//! The pure-Rust bounded dual simplex on restricted columns with column generation: the default
+//! backend.
 //!
-//! The LP is first solved over the most probable tokens only (the rest fixed at `p_j = q_j`, an
-//! exact restriction, see [`crate::lp`]). A feasible point there is a reject for the full
-//! problem; a Farkas vector is checked over the whole vocabulary. When the check fails, the
-//! column set grows fourfold and the LP is solved again, up to the whole vocabulary.
+//! The LP `min p_t` is solved over a small set `S` of tokens (the most probable ones, plus the
+//! token under test), every other token fixed at `p_j = q_j`, an exact restriction (see
+//! [`crate::lp`]). An optimum with `p_t = 0` is a reject for the full problem. A positive optimum
+//! comes with a dual `y` whose *slack* `q_t s_t - sum_{j in S, j != t} q_j g(s_j)` is positive; it
+//! proves `P_t` empty when the tokens outside `S` add less than that slack. A pricing pass over
+//! the vocabulary finds those that add the most, they join `S`, and the LP is solved again
+//! (METHOD.md, "Restricted columns"). Optimal duals, rather than the Farkas vector of a
+//! feasibility solve, are what make this converge in a few rounds.
 
-use basis_aware_simplex::{solve, Answer, BoxFeasibility, Options, SimplexError};
+use basis_aware_simplex::{solve, Answer, BoxLp, Options, SimplexError};
 
 use crate::backend::{Backend, BackendError, TokenProblem};
+use crate::basis::Basis;
 use crate::certificate::Certificate;
 use crate::lp::ScaledLp;
+use crate::step::Step;
 use crate::verify;
 
 /// Columns of the first restricted LP, as a multiple of the number of rows `m + 1`.
 const FIRST_COLUMNS_PER_ROW: usize = 8;
 /// Fewest columns of the first restricted LP.
 const MIN_FIRST_COLUMNS: usize = 128;
+/// Most tokens one pricing pass adds, as a multiple of the number of rows (at least
+/// [`MIN_FIRST_COLUMNS`]).
+const ADDED_PER_ROW: usize = 4;
+/// Rounds of column generation before giving up.
+const MAX_ROUNDS: usize = 64;
+/// Pricing stops adding columns once the tokens outside `S` add less than this fraction of the
+/// slack; the rest is left as margin for the verifier.
+const PRICING_SAFETY: f64 = 0.5;
 
-/// Bounded dual simplex (crate `basis-aware-simplex`) with restricted columns.
+/// Feasibility tolerance of the simplex, as a fraction of the tested token's scaled column
+/// (at most `sigma q_t` per row): forcing `p_t = 0` moves each row by about that much, so the
+/// tolerance must stay well below it or a deep-tail token would look rejectable for free. Clamped
+/// to `[FEASIBILITY_FLOOR, Options::default().feasibility_tol]`; the floor stays above f64 rounding
+/// of the O(1) scaled rows.
+const FEASIBILITY_FRACTION: f64 = 1e-4;
+const FEASIBILITY_FLOOR: f64 = 1e-14;
+
+/// Bounded dual simplex (crate `basis-aware-simplex`) with column generation.
 #[derive(Debug, Clone, Default)]
 pub struct SimplexBackend {
     pub options: Options,
@@ -30,51 +53,136 @@ impl Backend for SimplexBackend {
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
         let TokenProblem { step, basis, token } = *problem;
-        let mut sorted: Vec<f64> = step.q().iter().copied().filter(|&v| v > 0.0).collect();
-        sorted.sort_unstable_by(|a, b| b.total_cmp(a));
-        let mut columns = (FIRST_COLUMNS_PER_ROW * (basis.dim() + 1)).max(MIN_FIRST_COLUMNS);
-        let mut refusals = Vec::new();
-        loop {
-            let whole = columns >= sorted.len();
-            let fix_below = if whole { 0.0 } else { sorted[columns - 1] };
-            let lp = ScaledLp::new(step, basis, token, fix_below);
-            let mut upper = vec![1.0; lp.columns.len()];
-            upper[lp.target] = 0.0;
+        let rows = basis.dim() + 1;
+        let order = step.by_probability();
+        let mut options = self.options;
+        options.feasibility_tol = (FEASIBILITY_FRACTION * step.sigma() * step.q()[token as usize])
+            .clamp(FEASIBILITY_FLOOR, self.options.feasibility_tol);
+        let first = (FIRST_COLUMNS_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
+        let per_round = (ADDED_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
+        let mut columns: Vec<u32> = order[..first.min(order.len())].to_vec();
+        columns.push(token);
+        let mut in_lp = vec![false; step.vocab()];
+        columns.iter().for_each(|&j| in_lp[j as usize] = true);
+        let mut refusal = None;
+        for _ in 0..MAX_ROUNDS {
+            let lp = ScaledLp::new(step, basis, token, columns.clone());
+            let n = lp.columns.len();
+            let mut cost = vec![0.0; n];
+            cost[lp.target] = 1.0;
             let answer = solve(
-                &BoxFeasibility {
+                &BoxLp {
                     rows: lp.rows,
-                    cols: lp.columns.len(),
+                    cols: n,
                     matrix: &lp.matrix,
                     rhs: &lp.rhs,
-                    upper: &upper,
+                    upper: &vec![1.0; n],
+                    cost: &cost,
                 },
-                &self.options,
-            );
-            let cert = match answer {
-                Ok(Answer::Feasible { x, .. }) => {
-                    Certificate::Reject(lp.reject_certificate(step, basis, &x))
+                &options,
+            )
+            .map_err(|e| match e {
+                SimplexError::IterationLimit(n) => BackendError::Limit(format!("{n} pivots")),
+                other => BackendError::Solver(other.to_string()),
+            })?;
+            let y = match answer {
+                Answer::Optimal { x, duals, .. } => {
+                    if x[lp.target] <= options.feasibility_tol {
+                        let cert = Certificate::Reject(lp.reject_certificate(step, basis, &x));
+                        match verify::check(step, basis, token, &cert) {
+                            Ok(_) => return Ok(cert),
+                            Err(e) => refusal = Some(e),
+                        }
+                    }
+                    duals
                 }
-                Ok(Answer::Infeasible { farkas, .. }) => {
-                    Certificate::Keep(lp.keep_certificate(&farkas))
-                }
-                Err(SimplexError::IterationLimit(n)) if whole => {
-                    return Err(BackendError::Limit(format!("{n} pivots")))
-                }
-                Err(e) if whole => return Err(BackendError::Solver(e.to_string())),
-                Err(e) => {
-                    refusals.push(e.to_string());
-                    columns *= 4;
-                    continue;
-                }
+                Answer::Infeasible { farkas, .. } => farkas,
             };
-            match verify::check(step, basis, token, &cert) {
-                Ok(_) => return Ok(cert),
-                Err(e) => refusals.push(e.to_string()),
+            let keep = lp.keep_certificate(&y);
+            let added = price(step, basis, token, &keep.y, &in_lp, order, per_round);
+            if added.is_empty() {
+                let cert = Certificate::Keep(keep);
+                return match verify::check(step, basis, token, &cert) {
+                    Ok(_) => Ok(cert),
+                    Err(e) => {
+                        let why = refusal.map(|r| format!("{r}; ")).unwrap_or_default();
+                        Err(BackendError::NoCertificate(format!("{why}{e}")))
+                    }
+                };
             }
-            if whole {
-                return Err(BackendError::NoCertificate(refusals.join("; ")));
-            }
-            columns *= 4;
+            added.iter().for_each(|&j| in_lp[j as usize] = true);
+            columns.extend(added);
+        }
+        Err(BackendError::Limit(format!(
+            "{MAX_ROUNDS} rounds of column generation"
+        )))
+    }
+}
+
+/// Tokens outside the LP that the dual vector `y` does not yet cover, largest term `q_j g(s_j)`
+/// first, at most `limit`; empty when the slack covers them all. When `y` has no slack even on
+/// its own columns, the next most probable tokens are offered instead.
+fn price(
+    step: &Step,
+    basis: &Basis,
+    token: u32,
+    y: &[f64],
+    in_lp: &[bool],
+    order: &[u32],
+    limit: usize,
+) -> Vec<u32> {
+    let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
+    let s = |j: u32| -> f64 {
+        let row = basis.row(j as usize);
+        y[m] + row
+            .iter()
+            .zip(&y[..m])
+            .map(|(&b, &yk)| f64::from(b) * yk)
+            .sum::<f64>()
+    };
+    let term = |j: u32| {
+        let sj = s(j);
+        q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj }
+    };
+    let (mut slack, mut outside) = (q[token as usize] * s(token), 0.0);
+    let mut candidates = Vec::new();
+    for &j in order {
+        if j == token {
+            continue;
+        }
+        let t = term(j);
+        if in_lp[j as usize] {
+            slack -= t;
+        } else if t > 0.0 {
+            outside += t;
+            candidates.push((t, j));
         }
     }
+    if slack <= 0.0 {
+        return order
+            .iter()
+            .copied()
+            .filter(|&j| !in_lp[j as usize])
+            .take(limit)
+            .collect();
+    }
+    if outside < PRICING_SAFETY * slack {
+        return Vec::new();
+    }
+    let take = limit.min(candidates.len());
+    if take < candidates.len() {
+        candidates.select_nth_unstable_by(take, |a, b| b.0.total_cmp(&a.0));
+        candidates.truncate(take);
+    }
+    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let mut remaining = outside;
+    candidates
+        .into_iter()
+        .take_while(|&(t, _)| {
+            let needed = remaining >= PRICING_SAFETY * slack;
+            remaining -= t;
+            needed
+        })
+        .map(|(_, j)| j)
+        .collect()
 }

@@ -1,32 +1,35 @@
-//! A bounded-variable dual simplex for one LP shape: is there an `x` with
+//! A bounded-variable dual simplex for one LP shape:
 //!
 //! ```text
-//! A x = b,   0 <= x_j <= u_j,
+//! min c^T x   subject to   A x = b,   0 <= x_j <= u_j,
 //! ```
 //!
-//! for a dense `A` with few rows and many columns? The answer is a point, or a Farkas vector `y`
-//! with `y^T b > sum_j u_j max(0, y^T A_j)`, which proves there is none.
+//! for a dense `A` with few rows and many columns. The answer is an optimal point with its row
+//! duals, or a Farkas vector `y` with `y^T b > sum_j u_j max(0, y^T A_j)`, which proves that no
+//! point exists. With `c = 0` it is a feasibility solver.
 //!
 //! Why the dual simplex: with box bounds every basis is dual feasible once each nonbasic variable
 //! sits at the bound its reduced cost points to, so no phase 1 is needed; a logical (slack)
-//! variable fixed at zero per row gives the starting basis. The costs are arbitrary (only
-//! feasibility matters); distinct random costs make the dual non-degenerate, which is what rules
-//! out cycling on this massively degenerate problem. The basis inverse is kept dense and updated
-//! in product form, refactorised on a fixed period: rows are few (`m + 1`), columns many.
+//! variable fixed at zero per row gives the starting basis. The costs are perturbed by small
+//! distinct random amounts, which makes the dual non-degenerate and rules out cycling on this
+//! massively degenerate problem; the duals returned are those of the caller's costs. The basis
+//! inverse is kept dense and updated in product form, refactorised on a fixed period: rows are
+//! few (`m + 1`), columns many.
 
 mod solver;
 
 pub use solver::solve;
 
-/// The feasibility problem: `rows x cols` column-major `matrix`, right-hand side `rhs`, and upper
-/// bounds `upper` (lower bounds are zero; an upper bound of zero fixes a variable).
+/// The LP: `rows x cols` column-major `matrix`, right-hand side `rhs`, upper bounds `upper`
+/// (lower bounds are zero; an upper bound of zero fixes a variable) and costs `cost`.
 #[derive(Debug, Clone, Copy)]
-pub struct BoxFeasibility<'a> {
+pub struct BoxLp<'a> {
     pub rows: usize,
     pub cols: usize,
     pub matrix: &'a [f64],
     pub rhs: &'a [f64],
     pub upper: &'a [f64],
+    pub cost: &'a [f64],
 }
 
 /// Settings; the defaults suit the problems basis-aware builds.
@@ -58,8 +61,14 @@ impl Default for Options {
 /// The outcome of a solve.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    /// A point within [`Options::feasibility_tol`] of the feasible set (bounds hold exactly).
-    Feasible { x: Vec<f64>, iterations: usize },
+    /// A point within [`Options::feasibility_tol`] of the feasible set (bounds hold exactly),
+    /// optimal for the perturbed costs, and the row duals `y = B^-T c_B` of the caller's costs at
+    /// its basis (reduced costs are `c - A^T y`).
+    Optimal {
+        x: Vec<f64>,
+        duals: Vec<f64>,
+        iterations: usize,
+    },
     /// A Farkas vector: `y^T b > sum_j u_j max(0, y^T A_j)`.
     Infeasible { farkas: Vec<f64>, iterations: usize },
 }

@@ -2,18 +2,24 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::{Answer, BoxFeasibility, Options, SimplexError};
+use crate::{Answer, BoxLp, Options, SimplexError};
 
 /// Relative size below which a pivot-row entry is treated as zero.
 const PIVOT_TOL: f64 = 1e-9;
-/// Slack in the Harris ratio test (absolute, in units of the reduced costs, which are O(1)).
-const HARRIS_TOL: f64 = 1e-9;
+/// Size of the random cost perturbation, relative to the largest cost (or to one).
+const PERTURBATION: f64 = 1e-6;
+/// Slack in the Harris ratio test, relative to the cost scale: far below the perturbation, so
+/// the ratio test still tells the perturbed costs apart.
+const HARRIS_TOL: f64 = 1e-12;
 
 /// Variables `0..n` are structural; `n + k` is the logical of row `k`, fixed at zero.
 struct State<'a> {
-    lp: BoxFeasibility<'a>,
+    lp: BoxLp<'a>,
     n: usize,
+    /// The caller's costs plus the perturbation.
     cost: Vec<f64>,
+    /// Scale of the costs, for the relative tolerances.
+    cost_scale: f64,
     basic: Vec<usize>,
     /// For structural nonbasic variables: whether they sit at their upper bound.
     at_upper: Vec<bool>,
@@ -24,41 +30,57 @@ struct State<'a> {
     reduced: Vec<f64>,
 }
 
-fn column<'a>(lp: &BoxFeasibility<'a>, j: usize) -> &'a [f64] {
+fn column<'a>(lp: &BoxLp<'a>, j: usize) -> &'a [f64] {
     &lp.matrix[j * lp.rows..(j + 1) * lp.rows]
 }
 
-/// Solves the feasibility problem; see the crate documentation.
-pub fn solve(lp: &BoxFeasibility<'_>, options: &Options) -> Result<Answer, SimplexError> {
+/// Solves the LP; see the crate documentation.
+pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> {
     let (r, n) = (lp.rows, lp.cols);
-    if r == 0 || lp.matrix.len() != r * n || lp.rhs.len() != r || lp.upper.len() != n {
+    if r == 0
+        || lp.matrix.len() != r * n
+        || lp.rhs.len() != r
+        || lp.upper.len() != n
+        || lp.cost.len() != n
+    {
         return Err(SimplexError::Malformed(format!(
-            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds",
+            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds, {} costs",
             lp.matrix.len(),
             lp.rhs.len(),
-            lp.upper.len()
+            lp.upper.len(),
+            lp.cost.len()
         )));
     }
-    if lp
+    let data = lp
         .matrix
         .iter()
         .chain(lp.rhs)
         .chain(lp.upper)
-        .any(|v| !v.is_finite())
-        || lp.upper.iter().any(|&u| u < 0.0)
-    {
+        .chain(lp.cost);
+    if data.clone().any(|v| !v.is_finite()) || lp.upper.iter().any(|&u| u < 0.0) {
         return Err(SimplexError::Malformed(
             "non-finite data or negative bound".into(),
         ));
     }
     let mut state = State::start(lp, options.seed);
+    let mut fresh = true;
     for iteration in 0..options.max_iterations {
-        if iteration % options.refactor_every == 0 && iteration > 0 {
+        if iteration % options.refactor_every == 0 && !fresh {
             state.refactor()?;
+            fresh = true;
         }
         let Some((p, delta)) = state.leaving(options.feasibility_tol) else {
-            return Ok(Answer::Feasible {
+            if !fresh {
+                // Confirm on a fresh factorisation before answering.
+                state.refactor()?;
+                fresh = true;
+                if state.leaving(options.feasibility_tol).is_some() {
+                    continue;
+                }
+            }
+            return Ok(Answer::Optimal {
                 x: state.point(),
+                duals: state.duals(lp.cost),
                 iterations: iteration,
             });
         };
@@ -81,6 +103,7 @@ pub fn solve(lp: &BoxFeasibility<'_>, options: &Options) -> Result<Answer, Simpl
             });
         };
         state.pivot(p, q, delta, &alpha)?;
+        fresh = false;
     }
     Err(SimplexError::IterationLimit(options.max_iterations))
 }
@@ -90,27 +113,32 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 impl<'a> State<'a> {
-    /// Logical basis; every structural at its upper bound (costs negative, so that is the bound
-    /// their reduced costs point to), which on basis-aware's problems is the point `p = sigma q`,
-    /// already close to feasible.
-    fn start(lp: &BoxFeasibility<'a>, seed: u64) -> Self {
+    /// Logical basis; each structural at the bound its cost points to. The perturbation is
+    /// negative, so variables without a cost of their own start at their upper bound, which on
+    /// basis-aware's problems is the point `p = sigma q`, already close to feasible.
+    fn start(lp: &BoxLp<'a>, seed: u64) -> Self {
         let (r, n) = (lp.rows, lp.cols);
+        let cost_scale = lp.cost.iter().fold(1.0f64, |m, c| m.max(c.abs()));
         let mut rng = seed;
-        let cost: Vec<f64> = (0..n)
-            .map(|_| {
+        let cost: Vec<f64> = lp
+            .cost
+            .iter()
+            .map(|&c| {
                 rng = rng
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                -1.0 - (rng >> 11) as f64 / (1u64 << 53) as f64
+                let u = (rng >> 11) as f64 / (1u64 << 53) as f64;
+                c - PERTURBATION * cost_scale * (1.0 + u)
             })
             .collect();
         let mut state = Self {
             lp: *lp,
             n,
             reduced: cost.clone(),
+            at_upper: cost.iter().map(|&c| c < 0.0).collect(),
             cost,
+            cost_scale,
             basic: (n..n + r).collect(),
-            at_upper: vec![true; n],
             is_basic: vec![false; n + r],
             inverse: DMatrix::identity(r, r),
             x_basic: vec![0.0; r],
@@ -154,14 +182,19 @@ impl<'a> State<'a> {
         self.x_basic = (&self.inverse * DVector::from_vec(residual)).data.into();
     }
 
-    /// `y = B^-T c_B`, `d_j = c_j - y^T A_j`.
-    fn recompute_dual(&mut self) {
+    /// `y = B^-T c_B` for the costs `cost` of the structurals (logicals cost nothing).
+    fn duals(&self, cost: &[f64]) -> Vec<f64> {
         let c_basic: Vec<f64> = self
             .basic
             .iter()
-            .map(|&v| if v < self.n { self.cost[v] } else { 0.0 })
+            .map(|&v| if v < self.n { cost[v] } else { 0.0 })
             .collect();
-        let y: Vec<f64> = self.inverse.tr_mul(&DVector::from_vec(c_basic)).data.into();
+        self.inverse.tr_mul(&DVector::from_vec(c_basic)).data.into()
+    }
+
+    /// `d_j = c_j - y^T A_j` for the perturbed costs.
+    fn recompute_dual(&mut self) {
+        let y = self.duals(&self.cost);
         for j in 0..self.n {
             self.reduced[j] = if self.is_basic[j] {
                 0.0
@@ -230,7 +263,8 @@ impl<'a> State<'a> {
         let mut bound = f64::INFINITY;
         for j in 0..self.n {
             if let Some(a) = eligible(j) {
-                bound = bound.min((self.reduced[j] + HARRIS_TOL * a.signum()) / a);
+                let tol = HARRIS_TOL * self.cost_scale * a.signum();
+                bound = bound.min((self.reduced[j] + tol) / a);
             }
         }
         let mut choice: Option<(usize, f64)> = None;

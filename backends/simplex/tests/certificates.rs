@@ -2,7 +2,7 @@
 //! Farkas vector separates `b` from the box's image. Checked on random problems, feasible by
 //! construction or not.
 
-use basis_aware_simplex::{solve, Answer, BoxFeasibility, Options};
+use basis_aware_simplex::{solve, Answer, BoxLp, Options};
 use proptest::prelude::*;
 
 fn problem() -> impl Strategy<Value = (usize, Vec<f64>, Vec<f64>, Vec<f64>)> {
@@ -32,9 +32,10 @@ proptest! {
         if !feasible {
             rhs[0] += shift;
         }
-        let lp = BoxFeasibility { rows, cols, matrix: &matrix, rhs: &rhs, upper: &upper };
+        let cost: Vec<f64> = (0..cols).map(|j| if j % 3 == 0 { 1.0 } else { 0.0 }).collect();
+        let lp = BoxLp { rows, cols, matrix: &matrix, rhs: &rhs, upper: &upper, cost: &cost };
         match solve(&lp, &Options::default()).unwrap() {
-            Answer::Feasible { x, .. } => {
+            Answer::Optimal { x, .. } => {
                 for j in 0..cols {
                     prop_assert!(x[j] >= 0.0 && x[j] <= upper[j]);
                 }
@@ -57,20 +58,19 @@ proptest! {
 
 #[test]
 fn malformed_problems_are_errors() {
-    let lp = BoxFeasibility {
-        rows: 2,
-        cols: 2,
-        matrix: &[1.0; 3],
-        rhs: &[0.0; 2],
-        upper: &[1.0; 2],
+    let ok = |matrix: &[f64], cost: &[f64]| {
+        let lp = BoxLp {
+            rows: 1,
+            cols: 2,
+            matrix,
+            rhs: &[0.0],
+            upper: &[1.0; 2],
+            cost,
+        };
+        solve(&lp, &Options::default()).is_ok()
     };
-    assert!(solve(&lp, &Options::default()).is_err());
-    let lp = BoxFeasibility {
-        rows: 1,
-        cols: 1,
-        matrix: &[f64::NAN],
-        rhs: &[0.0],
-        upper: &[1.0],
-    };
-    assert!(solve(&lp, &Options::default()).is_err());
+    assert!(ok(&[1.0, -1.0], &[0.0, 0.0]));
+    assert!(!ok(&[1.0; 3], &[0.0, 0.0]));
+    assert!(!ok(&[f64::NAN, 1.0], &[0.0, 0.0]));
+    assert!(!ok(&[1.0, -1.0], &[0.0]));
 }
