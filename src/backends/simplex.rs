@@ -10,7 +10,7 @@
 //! (METHOD.md, "Restricted columns"). Optimal duals, rather than the Farkas vector of a
 //! feasibility solve, are what make this converge in a few rounds.
 
-use basis_aware_simplex::{solve, Answer, BoxLp, Options, SimplexError};
+use basis_aware_simplex::{solve_from, Answer, BoxLp, Options, SimplexError, WarmStart};
 
 use crate::backend::{Backend, BackendError, TokenProblem};
 use crate::basis::Basis;
@@ -41,9 +41,45 @@ const FEASIBILITY_FRACTION: f64 = 1e-4;
 const FEASIBILITY_FLOOR: f64 = 1e-14;
 
 /// Bounded dual simplex (crate `basis-aware-simplex`) with column generation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SimplexBackend {
     pub options: Options,
+    /// Start each LP from the last basis (across column-generation rounds, tokens and steps),
+    /// named by token so it survives changes of the column set.
+    pub warm_start: bool,
+    last_basis: Vec<Option<u32>>,
+}
+
+impl Default for SimplexBackend {
+    fn default() -> Self {
+        Self {
+            options: Options::default(),
+            warm_start: true,
+            last_basis: Vec::new(),
+        }
+    }
+}
+
+impl SimplexBackend {
+    /// The backend without warm starts: every LP starts from the logical basis.
+    pub fn cold() -> Self {
+        Self {
+            warm_start: false,
+            ..Self::default()
+        }
+    }
+
+    /// The last basis, as column indices of `lp`; tokens no longer among its columns give way to
+    /// their row's logical variable.
+    fn warm_start_for(&self, lp: &ScaledLp) -> Option<WarmStart> {
+        (self.warm_start && self.last_basis.len() == lp.rows).then(|| WarmStart {
+            basic: self
+                .last_basis
+                .iter()
+                .map(|t| t.and_then(|t| lp.columns.binary_search(&t).ok()))
+                .collect(),
+        })
+    }
 }
 
 impl Backend for SimplexBackend {
@@ -65,12 +101,20 @@ impl Backend for SimplexBackend {
         let mut in_lp = vec![false; step.vocab()];
         columns.iter().for_each(|&j| in_lp[j as usize] = true);
         let mut refusal = None;
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
             let lp = ScaledLp::new(step, basis, token, columns.clone());
             let n = lp.columns.len();
             let mut cost = vec![0.0; n];
             cost[lp.target] = 1.0;
-            let answer = solve(
+            // Only the first round starts warm. Later rounds add columns that jump from `q_j`
+            // to a bound, which leaves the previous optimal basis further from feasible than the
+            // cold start at `p = sigma q` (measured: 300 to 500 pivots instead of 100).
+            let warm = if round == 0 {
+                self.warm_start_for(&lp)
+            } else {
+                None
+            };
+            let (answer, basis_out) = solve_from(
                 &BoxLp {
                     rows: lp.rows,
                     cols: n,
@@ -78,13 +122,22 @@ impl Backend for SimplexBackend {
                     rhs: &lp.rhs,
                     upper: &vec![1.0; n],
                     cost: &cost,
+                    names: Some(&lp.columns),
                 },
                 &options,
+                warm.as_ref(),
             )
             .map_err(|e| match e {
                 SimplexError::IterationLimit(n) => BackendError::Limit(format!("{n} pivots")),
                 other => BackendError::Solver(other.to_string()),
             })?;
+            if round == 0 {
+                self.last_basis = basis_out
+                    .basic
+                    .iter()
+                    .map(|c| c.map(|c| lp.columns[c]))
+                    .collect();
+            }
             let y = match answer {
                 Answer::Optimal { x, duals, .. } => {
                     if x[lp.target] <= options.feasibility_tol {

@@ -18,7 +18,7 @@
 
 mod solver;
 
-pub use solver::solve;
+pub use solver::{solve, solve_from};
 
 /// The LP: `rows x cols` column-major `matrix`, right-hand side `rhs`, upper bounds `upper`
 /// (lower bounds are zero; an upper bound of zero fixes a variable) and costs `cost`.
@@ -30,6 +30,18 @@ pub struct BoxLp<'a> {
     pub rhs: &'a [f64],
     pub upper: &'a [f64],
     pub cost: &'a [f64],
+    /// Stable names of the columns (e.g. token ids). The cost perturbation of a column is drawn
+    /// from its name, so a basis carried to another LP over the same names stays optimal for the
+    /// same perturbed costs; without names, the column index is used.
+    pub names: Option<&'a [u32]>,
+}
+
+/// A basis to start from: for each row, the column basic in it, or `None` for the row's own
+/// logical variable. Any basis serves (nonbasic variables are put at the bound their reduced cost
+/// points to, which makes it dual feasible); a singular one is replaced by the logical basis.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WarmStart {
+    pub basic: Vec<Option<usize>>,
 }
 
 /// Settings; the defaults suit the problems basis-aware builds.

@@ -2,7 +2,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::{Answer, BoxLp, Options, SimplexError};
+use crate::{Answer, BoxLp, Options, SimplexError, WarmStart};
 
 /// Relative size below which a pivot-row entry is treated as zero.
 const PIVOT_TOL: f64 = 1e-9;
@@ -34,21 +34,33 @@ fn column<'a>(lp: &BoxLp<'a>, j: usize) -> &'a [f64] {
     &lp.matrix[j * lp.rows..(j + 1) * lp.rows]
 }
 
-/// Solves the LP; see the crate documentation.
+/// Solves the LP from the logical basis; see the crate documentation.
 pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> {
+    solve_from(lp, options, None).map(|(answer, _)| answer)
+}
+
+/// Solves the LP from `warm` (or the logical basis), returning the final basis with the answer
+/// so the next, similar LP can start from it.
+pub fn solve_from(
+    lp: &BoxLp<'_>,
+    options: &Options,
+    warm: Option<&WarmStart>,
+) -> Result<(Answer, WarmStart), SimplexError> {
     let (r, n) = (lp.rows, lp.cols);
     if r == 0
         || lp.matrix.len() != r * n
         || lp.rhs.len() != r
         || lp.upper.len() != n
         || lp.cost.len() != n
+        || lp.names.is_some_and(|names| names.len() != n)
     {
         return Err(SimplexError::Malformed(format!(
-            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds, {} costs",
+            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds, {} costs, {:?} names",
             lp.matrix.len(),
             lp.rhs.len(),
             lp.upper.len(),
-            lp.cost.len()
+            lp.cost.len(),
+            lp.names.map(<[u32]>::len)
         )));
     }
     let data = lp
@@ -63,6 +75,9 @@ pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> 
         ));
     }
     let mut state = State::start(lp, options.seed);
+    if let Some(warm) = warm {
+        state.install(warm);
+    }
     let mut fresh = true;
     for iteration in 0..options.max_iterations {
         if iteration % options.refactor_every == 0 && !fresh {
@@ -78,11 +93,12 @@ pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> 
                     continue;
                 }
             }
-            return Ok(Answer::Optimal {
+            let answer = Answer::Optimal {
                 x: state.point(),
                 duals: state.duals(lp.cost),
                 iterations: iteration,
-            });
+            };
+            return Ok((answer, state.warm_start()));
         };
         let rho: Vec<f64> = state.inverse.row(p).iter().copied().collect();
         let alpha: Vec<f64> = (0..n)
@@ -97,15 +113,23 @@ pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> 
         let Some(q) = state.entering(&alpha, delta) else {
             // No nonbasic variable can move x_Bp towards its bound: row p of B^-1 proves it.
             let sign = if delta < 0.0 { -1.0 } else { 1.0 };
-            return Ok(Answer::Infeasible {
+            let answer = Answer::Infeasible {
                 farkas: rho.iter().map(|v| sign * v).collect(),
                 iterations: iteration,
-            });
+            };
+            return Ok((answer, state.warm_start()));
         };
         state.pivot(p, q, delta, &alpha)?;
         fresh = false;
     }
     Err(SimplexError::IterationLimit(options.max_iterations))
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit hash.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -119,15 +143,13 @@ impl<'a> State<'a> {
     fn start(lp: &BoxLp<'a>, seed: u64) -> Self {
         let (r, n) = (lp.rows, lp.cols);
         let cost_scale = lp.cost.iter().fold(1.0f64, |m, c| m.max(c.abs()));
-        let mut rng = seed;
         let cost: Vec<f64> = lp
             .cost
             .iter()
-            .map(|&c| {
-                rng = rng
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let u = (rng >> 11) as f64 / (1u64 << 53) as f64;
+            .enumerate()
+            .map(|(j, &c)| {
+                let name = lp.names.map_or(j as u64, |names| u64::from(names[j]));
+                let u = (mix(seed ^ name) >> 11) as f64 / (1u64 << 53) as f64;
                 c - PERTURBATION * cost_scale * (1.0 + u)
             })
             .collect();
@@ -148,6 +170,52 @@ impl<'a> State<'a> {
         }
         state.recompute_primal();
         state
+    }
+
+    /// Replaces the logical basis by `warm` when it is a valid, nonsingular basis of this LP.
+    fn install(&mut self, warm: &WarmStart) {
+        let (r, n) = (self.lp.rows, self.n);
+        if warm.basic.len() != r {
+            return;
+        }
+        let basic: Vec<usize> = warm
+            .basic
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v.unwrap_or(n + k))
+            .collect();
+        let mut is_basic = vec![false; n + r];
+        for &v in &basic {
+            if v >= n + r || is_basic[v] {
+                return;
+            }
+            is_basic[v] = true;
+        }
+        let saved = (self.basic.clone(), self.is_basic.clone());
+        self.basic = basic;
+        self.is_basic = is_basic;
+        if self.factor().is_err() {
+            (self.basic, self.is_basic) = saved;
+            return;
+        }
+        self.recompute_dual();
+        for j in 0..n {
+            if !self.is_basic[j] {
+                self.at_upper[j] = self.reduced[j] < 0.0;
+            }
+        }
+        self.recompute_primal();
+    }
+
+    /// The current basis, for [`solve_from`].
+    fn warm_start(&self) -> WarmStart {
+        WarmStart {
+            basic: self
+                .basic
+                .iter()
+                .map(|&v| (v < self.n).then_some(v))
+                .collect(),
+        }
     }
 
     fn upper(&self, var: usize) -> f64 {
@@ -205,6 +273,14 @@ impl<'a> State<'a> {
     }
 
     fn refactor(&mut self) -> Result<(), SimplexError> {
+        self.factor()?;
+        self.recompute_primal();
+        self.recompute_dual();
+        Ok(())
+    }
+
+    /// Recomputes the basis inverse from scratch.
+    fn factor(&mut self) -> Result<(), SimplexError> {
         let r = self.lp.rows;
         let mut b = DMatrix::<f64>::zeros(r, r);
         for (i, &v) in self.basic.iter().enumerate() {
@@ -215,8 +291,6 @@ impl<'a> State<'a> {
             }
         }
         self.inverse = b.try_inverse().ok_or(SimplexError::Singular)?;
-        self.recompute_primal();
-        self.recompute_dual();
         Ok(())
     }
 

@@ -33,7 +33,7 @@ proptest! {
             rhs[0] += shift;
         }
         let cost: Vec<f64> = (0..cols).map(|j| if j % 3 == 0 { 1.0 } else { 0.0 }).collect();
-        let lp = BoxLp { rows, cols, matrix: &matrix, rhs: &rhs, upper: &upper, cost: &cost };
+        let lp = BoxLp { rows, cols, matrix: &matrix, rhs: &rhs, upper: &upper, cost: &cost, names: None };
         match solve(&lp, &Options::default()).unwrap() {
             Answer::Optimal { x, .. } => {
                 for j in 0..cols {
@@ -66,6 +66,7 @@ fn malformed_problems_are_errors() {
             rhs: &[0.0],
             upper: &[1.0; 2],
             cost,
+            names: None,
         };
         solve(&lp, &Options::default()).is_ok()
     };
