@@ -5,7 +5,8 @@
 //!     cargo bench --features highs --bench backends
 //!
 //! Tokens: the most probable one below `tau` (near the threshold: usually kept) and one from the
-//! deep tail (usually rejected).
+//! deep tail (usually rejected). `simplex_sequence` decides 16 tail tokens in a row, with and
+//! without warm starts, and reports the time per token.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -74,13 +75,7 @@ fn bench(c: &mut Criterion) {
     );
     let mut unembed = c.benchmark_group("unembedding");
     unembed.bench_function("f32_w_times_h", |b| {
-        b.iter(|| {
-            let logits: Vec<f32> =
-                s.w.chunks_exact(HIDDEN)
-                    .map(|row| row.iter().zip(&s.h).map(|(a, b)| a * b).sum())
-                    .collect();
-            black_box(logits)
-        })
+        b.iter(|| black_box(unembedding(&s.w, &s.h)))
     });
     unembed.finish();
     let mut group = c.benchmark_group("token_solve_m21");
@@ -97,6 +92,42 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    let q = s.step.q();
+    let mut tail: Vec<u32> = (0..VOCAB as u32)
+        .filter(|&j| !s.step.above_threshold(j) && q[j as usize] < 1e-6)
+        .collect();
+    tail.truncate(16);
+    let mut sequence = c.benchmark_group("simplex_sequence");
+    sequence.sample_size(10);
+    for (name, warm) in [("cold", false), ("warm", true)] {
+        sequence.bench_function(format!("{name}_16_tail_tokens"), |b| {
+            b.iter(|| {
+                let mut backend = basis_aware::backends::SimplexBackend::default();
+                backend.warm_start = warm;
+                for &t in &tail {
+                    black_box(decide(&s.step, &s.basis, t, Some(&mut backend)).unwrap());
+                }
+            })
+        });
+    }
+    sequence.finish();
+}
+
+/// `W h` in f32 with eight independent accumulators per row, so the compiler can vectorise it
+/// the way an engine's own kernel would be.
+fn unembedding(w: &[f32], h: &[f32]) -> Vec<f32> {
+    w.chunks_exact(HIDDEN)
+        .map(|row| {
+            let mut lanes = [0.0f32; 8];
+            for (r, x) in row.chunks_exact(8).zip(h.chunks_exact(8)) {
+                for k in 0..8 {
+                    lanes[k] += r[k] * x[k];
+                }
+            }
+            lanes.iter().sum()
+        })
+        .collect()
 }
 
 fn describe(outcome: &basis_aware::Outcome) -> &'static str {

@@ -61,6 +61,13 @@ impl Default for SimplexBackend {
 }
 
 impl SimplexBackend {
+    /// The backend with a wall-time limit per LP solve.
+    pub fn with_time_limit(limit: std::time::Duration) -> Self {
+        let mut backend = Self::default();
+        backend.options.time_limit = limit;
+        backend
+    }
+
     /// The backend without warm starts: every LP starts from the logical basis.
     pub fn cold() -> Self {
         Self {
@@ -128,7 +135,9 @@ impl Backend for SimplexBackend {
                 warm.as_ref(),
             )
             .map_err(|e| match e {
-                SimplexError::IterationLimit(n) => BackendError::Limit(format!("{n} pivots")),
+                e @ (SimplexError::IterationLimit(_) | SimplexError::TimeLimit(_)) => {
+                    BackendError::Limit(e.to_string())
+                }
                 other => BackendError::Solver(other.to_string()),
             })?;
             if round == 0 {

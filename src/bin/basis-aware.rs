@@ -90,7 +90,9 @@ fn make_backend(name: &str, time_limit: f64) -> Result<Option<Box<dyn Backend>>,
     match name {
         "none" => Ok(None),
         #[cfg(feature = "simplex")]
-        "simplex" => Ok(Some(Box::new(backends::SimplexBackend::default()))),
+        "simplex" => Ok(Some(Box::new(backends::SimplexBackend::with_time_limit(
+            std::time::Duration::from_secs_f64(time_limit),
+        )))),
         #[cfg(feature = "highs")]
         "highs" => Ok(Some(Box::new(backends::HighsBackend::with_time_limit(
             time_limit,
@@ -127,9 +129,9 @@ fn truncate(args: &[String]) -> Result<(), String> {
                 .map_err(|_| format!("--svd: `{v}` is not a positive integer"))
         })
         .transpose()?;
-    let time_limit: f64 = flags.number("time-limit", 600.0)?;
-    if time_limit.is_nan() || time_limit <= 0.0 {
-        return Err("--time-limit must be positive".into());
+    let time_limit: f64 = flags.number("time-limit", 60.0)?;
+    if !(time_limit.is_finite() && time_limit > 0.0 && time_limit < 1e9) {
+        return Err("--time-limit must be a positive number of seconds".into());
     }
     let default_backend = backends::AVAILABLE.first().copied().unwrap_or("none");
     let mut backend = make_backend(flags.get("backend").unwrap_or(default_backend), time_limit)?;

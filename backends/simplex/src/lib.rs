@@ -50,6 +50,9 @@ pub struct WarmStart {
 pub struct Options {
     /// Pivots before giving up with [`SimplexError::IterationLimit`].
     pub max_iterations: usize,
+    /// Wall time before giving up with [`SimplexError::TimeLimit`] (checked at each
+    /// refactorisation).
+    pub time_limit: std::time::Duration,
     /// Pivots between refactorisations of the basis inverse.
     pub refactor_every: usize,
     /// Largest violation of a bound (or of a row, through its logical variable) accepted as
@@ -63,6 +66,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             max_iterations: 50_000,
+            time_limit: std::time::Duration::from_secs(60),
             refactor_every: 64,
             feasibility_tol: 1e-11,
             seed: 0x5EED,
@@ -93,6 +97,8 @@ pub enum SimplexError {
     Malformed(String),
     #[error("iteration limit of {0} pivots reached")]
     IterationLimit(usize),
+    #[error("time limit of {0:?} reached")]
+    TimeLimit(std::time::Duration),
     #[error("the basis matrix became singular")]
     Singular,
 }

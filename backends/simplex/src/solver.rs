@@ -79,8 +79,12 @@ pub fn solve_from(
         state.install(warm);
     }
     let mut fresh = true;
+    let started = std::time::Instant::now();
     for iteration in 0..options.max_iterations {
         if iteration % options.refactor_every == 0 && !fresh {
+            if started.elapsed() > options.time_limit {
+                return Err(SimplexError::TimeLimit(options.time_limit));
+            }
             state.refactor()?;
             fresh = true;
         }
@@ -294,10 +298,10 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    /// The most violated basic variable and its violation `delta` (negative below the lower
+    /// The basic variable with the largest steepest-edge violation, and its violation `delta` (negative below the lower
     /// bound, positive above the upper).
     fn leaving(&self, tol: f64) -> Option<(usize, f64)> {
-        let mut best: Option<(usize, f64)> = None;
+        let mut best: Option<(usize, f64, f64)> = None;
         for (i, &x) in self.x_basic.iter().enumerate() {
             let u = self.upper(self.basic[i]);
             let delta = if x < -tol {
@@ -307,11 +311,15 @@ impl<'a> State<'a> {
             } else {
                 continue;
             };
-            if best.is_none_or(|(_, b)| delta.abs() > b.abs()) {
-                best = Some((i, delta));
+            // Dual steepest edge: the violation over the norm of row i of B^-1, computed
+            // exactly from the explicit inverse.
+            let weight = self.inverse.row(i).norm_squared().max(f64::MIN_POSITIVE);
+            let score = delta * delta / weight;
+            if best.is_none_or(|(_, _, b)| score > b) {
+                best = Some((i, delta, score));
             }
         }
-        best
+        best.map(|(i, delta, _)| (i, delta))
     }
 
     /// Harris two-pass dual ratio test over the eligible nonbasic structurals.
