@@ -23,6 +23,8 @@ use crate::verify;
 const FIRST_COLUMNS_PER_ROW: usize = 8;
 /// Fewest columns of the first restricted LP.
 const MIN_FIRST_COLUMNS: usize = 128;
+/// Mass the first column set holds, in units of `q_t / kappa` (see [`first_columns`]).
+const MASS_FACTOR: f64 = 2.0;
 /// Most tokens one pricing pass adds, as a multiple of the number of rows (at least
 /// [`MIN_FIRST_COLUMNS`]).
 const ADDED_PER_ROW: usize = 4;
@@ -101,9 +103,9 @@ impl Backend for SimplexBackend {
         let mut options = self.options;
         options.feasibility_tol = (FEASIBILITY_FRACTION * step.sigma() * step.q()[token as usize])
             .clamp(FEASIBILITY_FLOOR, self.options.feasibility_tol);
-        let first = (FIRST_COLUMNS_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
+        let first = first_columns(step, token, rows);
         let per_round = (ADDED_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
-        let mut columns: Vec<u32> = order[..first.min(order.len())].to_vec();
+        let mut columns: Vec<u32> = order[..first].to_vec();
         columns.push(token);
         let mut in_lp = vec![false; step.vocab()];
         columns.iter().for_each(|&j| in_lp[j as usize] = true);
@@ -179,6 +181,27 @@ impl Backend for SimplexBackend {
             "{MAX_ROUNDS} rounds of column generation"
         )))
     }
+}
+
+/// Size of the first column set: `max(8 (m + 1), 128)` tokens, and at least enough of the most
+/// probable ones to hold mass `MASS_FACTOR q_t / kappa`. Zeroing `p_t` moves mass `q_t` onto
+/// other tokens, each of which can take at most `kappa q_j` more, so a smaller set cannot reject
+/// `t`; on flat distributions with a small `tau` that is far more than 128 tokens.
+fn first_columns(step: &Step, token: u32, rows: usize) -> usize {
+    let order = step.by_probability();
+    let needed = (MASS_FACTOR * step.q()[token as usize] / step.kappa()).min(1.0);
+    let mut mass = 0.0;
+    let by_mass = order
+        .iter()
+        .position(|&j| {
+            mass += step.q()[j as usize];
+            mass >= needed
+        })
+        .map_or(order.len(), |k| k + 1);
+    (FIRST_COLUMNS_PER_ROW * rows)
+        .max(MIN_FIRST_COLUMNS)
+        .max(by_mass)
+        .min(order.len())
 }
 
 /// Tokens outside the LP that the dual vector `y` does not yet cover, largest term `q_j g(s_j)`
