@@ -91,6 +91,65 @@ fn json_lines_partition_the_listed_tokens() {
     assert!(line["rejected_count"].is_u64() && line.get("rejected").is_none());
 }
 
+/// Half-precision tensors read as the f32 values they hold: values on a grid that f16 and bf16
+/// represent exactly give the same output as the f32 file.
+#[test]
+fn f16_and_bf16_instances_read_like_f32() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let (vocab, dim) = (24, 3);
+    let logits: Vec<f32> = (0..vocab)
+        .map(|j| ((j * 7) % 13) as f32 * 0.25 - 1.5)
+        .collect();
+    let w: Vec<f32> = (0..vocab * dim)
+        .map(|k| ((k * 5) % 9) as f32 * 0.125 - 0.5)
+        .collect();
+    let f32_path = scratch("exact-f32.safetensors");
+    Instance {
+        logits: logits.clone(),
+        steps: 1,
+        vocab,
+        constraint: Constraint::Embedding(w.clone(), dim),
+    }
+    .save(&f32_path)
+    .unwrap();
+    let f16: Vec<u8> = logits
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    let bf16: Vec<u8> = w
+        .iter()
+        .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+        .collect();
+    let half_path = scratch("exact-half.safetensors");
+    safetensors::serialize_to_file(
+        [
+            (
+                "logits",
+                TensorView::new(Dtype::F16, vec![1, vocab], &f16).unwrap(),
+            ),
+            (
+                "embedding",
+                TensorView::new(Dtype::BF16, vec![vocab, dim], &bf16).unwrap(),
+            ),
+        ],
+        None,
+        &half_path,
+    )
+    .unwrap();
+    let decide = |p: &Path| {
+        let out = run(&["truncate", path_str(p), "--rule", "epsilon=0.02", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        line.as_object_mut().unwrap().remove("elapsed_us");
+        line
+    };
+    assert_eq!(decide(&f32_path), decide(&half_path));
+}
+
 #[test]
 fn bad_input_exits_with_code_2_and_one_line() {
     let good = scratch("good.safetensors");
