@@ -25,6 +25,8 @@ const FIRST_COLUMNS_PER_ROW: usize = 8;
 const MIN_FIRST_COLUMNS: usize = 128;
 /// Mass the first column set holds, in units of `q_t / kappa` (see [`first_columns`]).
 const MASS_FACTOR: f64 = 2.0;
+/// Largest mass the first column set is sized to hold (see [`first_columns`]).
+const MASS_CAP: f64 = 0.5;
 /// Most tokens the first pricing pass adds, as a multiple of the number of rows (at least
 /// [`MIN_FIRST_COLUMNS`]); the limit doubles with every round.
 const ADDED_PER_ROW: usize = 4;
@@ -190,22 +192,26 @@ impl Backend for SimplexBackend {
 /// Size of the first column set: `max(8 (m + 1), 128)` tokens, and at least enough of the most
 /// probable ones to hold mass `MASS_FACTOR q_t / kappa`. Zeroing `p_t` moves mass `q_t` onto
 /// other tokens, each of which can take at most `kappa q_j` more, so a smaller set cannot reject
-/// `t`; on flat distributions with a small `tau` that is far more than 128 tokens.
+/// `t`; on flat distributions with a small `tau` that is far more than 128 tokens. When that mass
+/// exceeds [`MASS_CAP`] (tokens near `tau`, where `q_t / kappa` is close to one), a reject is
+/// unlikely and a keep needs few columns, so the rule is not applied.
 fn first_columns(step: &Step, token: u32, rows: usize) -> usize {
     let order = step.by_probability();
-    let needed = (MASS_FACTOR * step.q()[token as usize] / step.kappa()).min(1.0);
+    let base = (FIRST_COLUMNS_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
+    let needed = MASS_FACTOR * step.q()[token as usize] / step.kappa();
     let mut mass = 0.0;
-    let by_mass = order
-        .iter()
-        .position(|&j| {
-            mass += step.q()[j as usize];
-            mass >= needed
-        })
-        .map_or(order.len(), |k| k + 1);
-    (FIRST_COLUMNS_PER_ROW * rows)
-        .max(MIN_FIRST_COLUMNS)
-        .max(by_mass)
-        .min(order.len())
+    let by_mass = if needed > MASS_CAP {
+        0
+    } else {
+        order
+            .iter()
+            .position(|&j| {
+                mass += step.q()[j as usize];
+                mass >= needed
+            })
+            .map_or(order.len(), |k| k + 1)
+    };
+    base.max(by_mass).min(order.len())
 }
 
 /// Tokens outside the LP that the dual vector `y` does not yet cover, largest term `q_j g(s_j)`
