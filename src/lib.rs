@@ -19,8 +19,9 @@
 //! # Ok::<(), basis_aware::Error>(())
 //! ```
 //!
-//! Without a backend, tokens below the threshold come back undecided (and count as rejected);
-//! build with the `highs` feature and pass [`backends::HighsBackend`] to decide them.
+//! Without a backend, tokens below the threshold come back undecided (and count as rejected).
+//! To decide them, pass `backends::SimplexBackend` (the pure-Rust default, feature `simplex`) or
+//! `backends::HighsBackend` (the reference oracle, feature `highs`).
 
 mod backend;
 pub mod backends;
