@@ -131,12 +131,18 @@ fn decide_all(
         }
     }
     // Most probable first: those are the likeliest keeps, and a dual vector tends to keep a run
-    // of them at once.
-    pending.sort_by(|&a, &b| {
-        step.q()[b as usize]
-            .total_cmp(&step.q()[a as usize])
-            .then(a.cmp(&b))
-    });
+    // of them at once. The step's own order (which the backends sort once and reuse) gives it
+    // without a second sort; without a backend the order does not matter.
+    if backend.is_some() && pending.len() > 1 {
+        let mut is_pending = vec![false; vocab];
+        pending.iter().for_each(|&t| is_pending[t as usize] = true);
+        pending = step
+            .by_probability()
+            .iter()
+            .copied()
+            .filter(|&t| is_pending[t as usize])
+            .collect();
+    }
     let mut backend_time = Duration::ZERO;
     for &t in &pending {
         if state[t as usize].is_some() {

@@ -88,9 +88,4 @@ impl Basis {
     pub fn row(&self, j: usize) -> &[f32] {
         &self.data[j * self.dim..(j + 1) * self.dim]
     }
-
-    /// The matrix as a view.
-    pub fn view(&self) -> MatrixView<'_> {
-        MatrixView::new(&self.data, self.vocab, self.dim).expect("a basis is never empty")
-    }
 }
