@@ -3,7 +3,7 @@
 //! decision, so a backend can be wrong but never decisive.
 
 use crate::basis::Basis;
-use crate::certificate::Certificate;
+use crate::certificate::{Certificate, RejectCertificate};
 use crate::step::Step;
 
 /// The problem for one token: is `P_i` (METHOD.md) empty?
@@ -12,6 +12,16 @@ pub struct TokenProblem<'a> {
     pub step: &'a Step,
     pub basis: &'a Basis,
     pub token: u32,
+}
+
+/// A set of tokens to zero all at once (METHOD.md, "Shared rejections"): is there a point of the
+/// feasible set with `p_j = 0` for every listed token? Only sets of mass at most `tau` can be.
+#[derive(Debug, Clone, Copy)]
+pub struct SetProblem<'a> {
+    pub step: &'a Step,
+    pub basis: &'a Basis,
+    /// Distinct tokens with `q_j > 0`, ascending.
+    pub tokens: &'a [u32],
 }
 
 /// Why a backend gave no certificate. Each of these makes the token undecided.
@@ -27,6 +37,9 @@ pub enum BackendError {
     /// The solver finished but none of its answers could be turned into a verified certificate.
     #[error("no verifiable certificate: {0}")]
     NoCertificate(String),
+    /// The backend does not solve this kind of problem.
+    #[error("not supported by this backend: {0}")]
+    Unsupported(&'static str),
 }
 
 /// An LP solver that decides single tokens.
@@ -36,4 +49,16 @@ pub trait Backend {
 
     /// A certificate for `problem.token`: a dual vector that keeps it or a point that rejects it.
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError>;
+
+    /// A point that zeroes every token of `problem.tokens`, if the backend finds one; `None`
+    /// proves nothing (a backend may search a restricted problem). The caller verifies the point
+    /// and splits the set when it fails, so a backend without this method loses speed, not
+    /// decisions.
+    fn solve_set(
+        &mut self,
+        problem: &SetProblem<'_>,
+    ) -> Result<Option<RejectCertificate>, BackendError> {
+        let _ = problem;
+        Err(BackendError::Unsupported("zeroing a set of tokens"))
+    }
 }

@@ -62,6 +62,8 @@ pub enum UndecidedReason {
     Backend(String),
     /// The backend's certificate did not pass the verifier.
     Unverified(String),
+    /// The caller's budget ran out before this token's LP.
+    Budget,
 }
 
 /// The decision for one token.

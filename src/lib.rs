@@ -29,15 +29,18 @@ mod basis;
 mod certificate;
 mod error;
 pub mod instance;
+mod ledger;
 pub mod lp;
 mod matrix;
 mod rule;
+mod sample;
 mod step;
 pub mod synthetic;
+mod tail;
 mod truncate;
 pub mod verify;
 
-pub use backend::{Backend, BackendError, TokenProblem};
+pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
 pub use certificate::{
     Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
@@ -46,5 +49,7 @@ pub use certificate::{
 pub use error::{Error, Result};
 pub use matrix::MatrixView;
 pub use rule::{Rule, ThresholdRule};
+pub use sample::{sample, sample_step, SampleBudget, Sampled};
 pub use step::{softmax, Step, TAU_CAP};
+pub use tail::CHUNK_MASS;
 pub use truncate::{decide, decide_tokens, truncate, Counts, Truncation};

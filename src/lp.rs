@@ -30,8 +30,10 @@ pub struct ScaledLp {
     pub rows: usize,
     pub matrix: Vec<f64>,
     pub rhs: Vec<f64>,
-    /// Column of the token under test.
-    pub target: usize,
+    /// Column of the token under test (the one minimised), if any.
+    pub target: Option<usize>,
+    /// Tokens fixed at `p_j = 0` (not columns), ascending.
+    zeroed: Vec<u32>,
     /// Factor each basis row was multiplied by (its largest `|b_jk|` is brought to one).
     row_scale: Vec<f64>,
 }
@@ -40,13 +42,32 @@ impl ScaledLp {
     /// The LP for `token` over `columns` (tokens with `q_j > 0`, any order, `token` added if
     /// missing); every other token is fixed at `q_j`.
     pub fn new(step: &Step, basis: &Basis, token: u32, mut columns: Vec<u32>) -> Self {
-        let (q, sigma, m) = (step.q(), step.sigma(), basis.dim());
         columns.push(token);
+        let mut lp = Self::build(step, basis, columns, Vec::new());
+        lp.target = lp.columns.binary_search(&token).ok();
+        lp
+    }
+
+    /// The feasibility LP with every token of `zeroed` fixed at `p_j = 0`, over `columns` (any
+    /// order; members of `zeroed` are dropped); every other token is fixed at `q_j`. A feasible
+    /// point rejects all of `zeroed` at once.
+    pub fn zeroing(step: &Step, basis: &Basis, zeroed: &[u32], columns: Vec<u32>) -> Self {
+        let mut zeroed = zeroed.to_vec();
+        zeroed.sort_unstable();
+        zeroed.dedup();
+        let columns = columns
+            .into_iter()
+            .filter(|t| zeroed.binary_search(t).is_err())
+            .collect();
+        Self::build(step, basis, columns, zeroed)
+    }
+
+    fn build(step: &Step, basis: &Basis, mut columns: Vec<u32>, zeroed: Vec<u32>) -> Self {
+        let (q, sigma, m) = (step.q(), step.sigma(), basis.dim());
         columns.sort_unstable();
         columns.dedup();
-        let target = columns.binary_search(&token).expect("token is a column");
         let mut row_scale = vec![0.0f64; m];
-        for &j in &columns {
+        for &j in columns.iter().chain(&zeroed) {
             for (s, &b) in row_scale.iter_mut().zip(basis.row(j as usize)) {
                 *s = s.max(f64::from(b).abs());
             }
@@ -67,12 +88,21 @@ impl ScaledLp {
             matrix.push(sigma * qj);
             rhs[m] += qj;
         }
+        // A zeroed token's share of `B^T q` must now come from the columns.
+        for &j in &zeroed {
+            let qj = q[j as usize];
+            for (k, &b) in basis.row(j as usize).iter().enumerate() {
+                rhs[k] += qj * row_scale[k] * f64::from(b);
+            }
+            rhs[m] += qj;
+        }
         Self {
             columns,
             rows,
             matrix,
             rhs,
-            target,
+            target: None,
+            zeroed,
             row_scale,
         }
     }
@@ -90,9 +120,23 @@ impl ScaledLp {
         KeepCertificate { y }
     }
 
-    /// The point `x` (the tested token forced to zero) as a change `d = p - q`, polished by least
-    /// squares on the variables away from their bounds so its residual meets f64 accuracy.
+    /// The point `x` (the tested token and the zeroed ones at zero) as a change `d = p - q`,
+    /// polished by least squares on the variables away from their bounds so its residual meets
+    /// f64 accuracy.
     pub fn reject_certificate(&self, step: &Step, basis: &Basis, x: &[f64]) -> RejectCertificate {
+        self.reject_certificate_pinning(step, basis, x, |c| Some(c) == self.target)
+    }
+
+    /// As [`ScaledLp::reject_certificate`], with every column `c` for which `pinned(c)` holds set
+    /// exactly to zero first (a solver leaves its zeros within its tolerance of zero); the polish
+    /// then removes the residual that the snapping left.
+    pub fn reject_certificate_pinning(
+        &self,
+        step: &Step,
+        basis: &Basis,
+        x: &[f64],
+        pinned: impl Fn(usize) -> bool,
+    ) -> RejectCertificate {
         let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
         let qs: Vec<f64> = self.columns.iter().map(|&j| q[j as usize]).collect();
         let mut d: Vec<f64> = qs
@@ -100,26 +144,33 @@ impl ScaledLp {
             .zip(x)
             .map(|(&qj, &xj)| (sigma * qj * xj.clamp(0.0, 1.0) - qj).clamp(-qj, kappa * qj))
             .collect();
-        d[self.target] = -qs[self.target];
+        for (c, dc) in d.iter_mut().enumerate() {
+            if pinned(c) {
+                *dc = -qs[c];
+            }
+        }
         for _ in 0..POLISH_ROUNDS {
-            if !self.polish_once(basis, &qs, kappa, &mut d) {
+            if !self.polish_once(step, basis, &qs, &mut d) {
                 break;
             }
         }
-        RejectCertificate {
-            changes: self
-                .columns
-                .iter()
-                .zip(&d)
-                .filter(|(_, &dj)| dj != 0.0)
-                .map(|(&j, &dj)| (j, dj))
-                .collect(),
+        let mut changes: Vec<(u32, f64)> = self
+            .columns
+            .iter()
+            .zip(&d)
+            .filter(|(_, &dj)| dj != 0.0)
+            .map(|(&j, &dj)| (j, dj))
+            .chain(self.zeroed.iter().map(|&j| (j, -q[j as usize])))
+            .collect();
+        if !self.zeroed.is_empty() {
+            changes.sort_unstable_by_key(|&(j, _)| j);
         }
+        RejectCertificate { changes }
     }
 
     /// One least-norm correction of the free variables; false when there is nothing to correct.
-    fn polish_once(&self, basis: &Basis, qs: &[f64], kappa: f64, d: &mut [f64]) -> bool {
-        let m = self.rows - 1;
+    fn polish_once(&self, step: &Step, basis: &Basis, qs: &[f64], d: &mut [f64]) -> bool {
+        let (m, kappa) = (self.rows - 1, step.kappa());
         let row_of = |c: usize, k: usize| {
             if k < m {
                 f64::from(basis.row(self.columns[c] as usize)[k])
@@ -128,6 +179,13 @@ impl ScaledLp {
             }
         };
         let mut residual = DVector::<f64>::zeros(self.rows);
+        for &j in &self.zeroed {
+            let qj = step.q()[j as usize];
+            for (k, &b) in basis.row(j as usize).iter().enumerate() {
+                residual[k] += qj * f64::from(b);
+            }
+            residual[m] += qj;
+        }
         for (c, &dc) in d.iter().enumerate() {
             for k in 0..self.rows {
                 residual[k] -= row_of(c, k) * dc;
@@ -139,7 +197,7 @@ impl ScaledLp {
         let free: Vec<usize> = (0..d.len())
             .filter(|&c| {
                 let margin = AT_BOUND * qs[c];
-                c != self.target && d[c] > -qs[c] + margin && d[c] < kappa * qs[c] - margin
+                d[c] > -qs[c] + margin && d[c] < kappa * qs[c] - margin
             })
             .collect();
         if free.is_empty() {

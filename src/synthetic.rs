@@ -8,6 +8,27 @@ use crate::instance::{Constraint, Instance};
 #[derive(Debug, Clone)]
 pub struct SplitMix64(u64);
 
+/// So a seed can drive [`crate::sample`] as well as the synthetic instances.
+impl rand_core::TryRng for SplitMix64 {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.next_u64() >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(self.next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
 impl SplitMix64 {
     pub fn new(seed: u64) -> Self {
         Self(seed)

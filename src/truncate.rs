@@ -1,17 +1,17 @@
 //! Decisions: the threshold pass, then a backend for what the threshold cannot settle, every
-//! answer checked by the verifier. A verified certificate settles every requested token it covers,
-//! not only the one it was solved for.
+//! answer checked by the verifier. A verified certificate settles every token it covers, not only
+//! the one it was solved for, and the tail is rejected a chunk at a time.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, TokenProblem};
+use crate::backend::Backend;
 use crate::basis::Basis;
-use crate::certificate::{Certificate, KeepProof, Outcome, RejectProof, UndecidedReason};
+use crate::certificate::{KeepProof, Outcome, RejectProof, UndecidedReason};
 use crate::error::{Error, Result};
+use crate::ledger::{Ledger, Via};
 use crate::rule::ThresholdRule;
 use crate::step::Step;
-use crate::verify;
+use crate::tail;
 
 /// How each token's decision was reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -22,12 +22,30 @@ pub struct Counts {
     pub dual_kept: usize,
     /// Rejected because `q_i = 0`.
     pub zero_mass_rejected: usize,
-    /// Rejected by a verified point.
+    /// Rejected by a verified point solved for one token.
     pub point_rejected: usize,
+    /// Rejected by a verified point that zeroes a whole chunk of the tail.
+    pub chunk_rejected: usize,
     /// Neither (treated as rejected).
     pub undecided: usize,
-    /// Backend calls made.
+    /// Backend calls made for single tokens.
     pub solves: usize,
+    /// Backend calls made for chunks of the tail.
+    pub set_solves: usize,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: &Outcome, via: Via) {
+        let slot = match (outcome, via) {
+            (Outcome::Keep(KeepProof::Threshold), _) => &mut self.threshold_kept,
+            (Outcome::Keep(_), _) => &mut self.dual_kept,
+            (Outcome::Reject(RejectProof::ZeroMass), _) => &mut self.zero_mass_rejected,
+            (Outcome::Reject(_), Via::Chunk) => &mut self.chunk_rejected,
+            (Outcome::Reject(_), _) => &mut self.point_rejected,
+            (Outcome::Undecided(_), _) => &mut self.undecided,
+        };
+        *slot += 1;
+    }
 }
 
 /// The result of truncating one step.
@@ -100,104 +118,83 @@ fn decide_all(
     step: &Step,
     basis: &Basis,
     tokens: &[u32],
-    mut backend: Option<&mut dyn Backend>,
+    backend: Option<&mut dyn Backend>,
 ) -> Result<(Vec<Outcome>, Counts, Duration)> {
     let vocab = step.vocab();
-    if basis.vocab() != vocab {
-        return Err(Error::Shape(format!(
-            "the basis has {} rows but the logits have {vocab} entries",
-            basis.vocab()
-        )));
-    }
+    let mut ledger = Ledger::new(step, basis)?;
     if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab) {
         return Err(Error::TokenOutOfRange { token, vocab });
     }
-    let mut state: Vec<Option<Outcome>> = vec![None; vocab];
-    let mut wanted = vec![false; vocab];
-    let mut pending = Vec::new();
-    let mut counts = Counts::default();
-    for &t in tokens {
-        let i = t as usize;
-        if wanted[i] {
-            continue;
-        }
-        wanted[i] = true;
-        if step.above_threshold(t) {
-            state[i] = Some(Outcome::Keep(KeepProof::Threshold));
-        } else if step.q()[i] == 0.0 {
-            state[i] = Some(Outcome::Reject(RejectProof::ZeroMass));
-        } else {
-            pending.push(t);
-        }
-    }
-    // Most probable first: those are the likeliest keeps, and a dual vector tends to keep a run
-    // of them at once. The step's own order (which the backends sort once and reuse) gives it
-    // without a second sort; without a backend the order does not matter.
-    if backend.is_some() && pending.len() > 1 {
-        let mut is_pending = vec![false; vocab];
-        pending.iter().for_each(|&t| is_pending[t as usize] = true);
-        pending = step
-            .by_probability()
-            .iter()
-            .copied()
-            .filter(|&t| is_pending[t as usize])
-            .collect();
-    }
-    let mut backend_time = Duration::ZERO;
-    for &t in &pending {
-        if state[t as usize].is_some() {
-            continue;
-        }
-        let Some(solver) = backend.as_deref_mut() else {
-            state[t as usize] = Some(Outcome::Undecided(UndecidedReason::NoBackend));
-            continue;
-        };
-        let problem = TokenProblem {
-            step,
-            basis,
-            token: t,
-        };
-        let started = Instant::now();
-        let answer = solver.solve(&problem);
-        backend_time += started.elapsed();
-        counts.solves += 1;
-        let settled = answer
-            .map_err(|e| UndecidedReason::Backend(e.to_string()))
-            .and_then(|cert| {
-                let covered = verify::check(step, basis, t, &cert)
-                    .map_err(|e| UndecidedReason::Unverified(e.to_string()))?;
-                let proof = match cert {
-                    Certificate::Keep(c) => Outcome::Keep(KeepProof::Dual(Arc::new(c))),
-                    Certificate::Reject(c) => Outcome::Reject(RejectProof::Point(Arc::new(c))),
-                };
-                for k in covered {
-                    let i = k as usize;
-                    if wanted[i] && state[i].is_none() {
-                        state[i] = Some(proof.clone());
-                    }
-                }
-                Ok(())
-            });
-        if let Err(reason) = settled {
-            state[t as usize] = Some(Outcome::Undecided(reason));
-        }
-    }
-    for outcome in state.iter().flatten() {
-        match outcome {
-            Outcome::Keep(KeepProof::Threshold) => counts.threshold_kept += 1,
-            Outcome::Keep(_) => counts.dual_kept += 1,
-            Outcome::Reject(RejectProof::ZeroMass) => counts.zero_mass_rejected += 1,
-            Outcome::Reject(_) => counts.point_rejected += 1,
-            Outcome::Undecided(_) => counts.undecided += 1,
-        }
-    }
-    let outcomes = tokens
+    let mut pending: Vec<u32> = tokens
         .iter()
-        .map(|&t| {
-            state[t as usize]
-                .clone()
-                .expect("every requested token is settled")
-        })
+        .copied()
+        .filter(|&t| !ledger.settle_without_lp(t))
         .collect();
-    Ok((outcomes, counts, backend_time))
+    match backend {
+        None => pending
+            .iter()
+            .for_each(|&t| ledger.leave_undecided(t, UndecidedReason::NoBackend)),
+        Some(solver) => {
+            if pending.len() > 1 {
+                // Most probable first, in the step's own order (which the backends sort once and
+                // reuse), without repeats.
+                let mut is_pending = vec![false; vocab];
+                pending.iter().for_each(|&t| is_pending[t as usize] = true);
+                pending = step
+                    .by_probability()
+                    .iter()
+                    .copied()
+                    .filter(|&t| is_pending[t as usize])
+                    .collect();
+            }
+            settle_pending(&mut ledger, &pending, solver);
+        }
+    }
+    let mut counts = Counts {
+        solves: ledger.solves,
+        set_solves: ledger.set_solves,
+        ..Counts::default()
+    };
+    let mut seen = vec![false; if tokens.len() > 1 { vocab } else { 0 }];
+    let mut outcomes = Vec::with_capacity(tokens.len());
+    for &t in tokens {
+        let (outcome, via) = ledger.get(t).expect("every requested token is settled");
+        outcomes.push(outcome.clone());
+        if let Some(seen) = seen.get_mut(t as usize) {
+            if std::mem::replace(seen, true) {
+                continue;
+            }
+        }
+        counts.add(outcome, *via);
+    }
+    Ok((outcomes, counts, ledger.backend_time))
+}
+
+/// The pipeline for tokens below the threshold, most probable first. Near `tau` most tokens are
+/// kept, and a dual vector tends to keep a run of them, so they are solved one at a time (each
+/// keep shared with every token it covers). From the first token rejected on, the rest is the
+/// tail: rejected a chunk at a time ([`crate::tail`]), and what no chunk could take is solved
+/// one at a time again.
+fn settle_pending(ledger: &mut Ledger<'_>, pending: &[u32], backend: &mut dyn Backend) {
+    let mut rest = pending;
+    while let Some((&t, after)) = rest.split_first() {
+        rest = after;
+        if ledger.is_settled(t) {
+            continue;
+        }
+        ledger.solve(t, backend);
+        if matches!(ledger.get(t), Some((Outcome::Reject(_), _))) {
+            break;
+        }
+    }
+    let tail: Vec<u32> = rest
+        .iter()
+        .copied()
+        .filter(|&t| !ledger.is_settled(t))
+        .collect();
+    for t in tail::reject_in_chunks(ledger, &tail, backend) {
+        if !ledger.is_settled(t) {
+            ledger.solve(t, backend);
+        }
+    }
 }

@@ -56,7 +56,7 @@ impl Backend for HighsBackend {
                     cols: lp.columns.len(),
                     matrix: &lp.matrix,
                     rhs: &lp.rhs,
-                    target: lp.target,
+                    target: lp.target.expect("the tested token is a column"),
                 },
                 &self.options,
             )

@@ -12,9 +12,9 @@
 
 use basis_aware_simplex::{solve_from, Answer, BoxLp, Options, SimplexError, WarmStart};
 
-use crate::backend::{Backend, BackendError, TokenProblem};
+use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
-use crate::certificate::Certificate;
+use crate::certificate::{Certificate, RejectCertificate};
 use crate::lp::ScaledLp;
 use crate::step::Step;
 use crate::verify;
@@ -115,8 +115,9 @@ impl Backend for SimplexBackend {
         for round in 0..MAX_ROUNDS {
             let lp = ScaledLp::new(step, basis, token, columns.clone());
             let n = lp.columns.len();
+            let target = lp.target.expect("the tested token is a column");
             let mut cost = vec![0.0; n];
-            cost[lp.target] = 1.0;
+            cost[target] = 1.0;
             // Only the first round starts warm. Later rounds add columns that jump from `q_j`
             // to a bound, which leaves the previous optimal basis further from feasible than the
             // cold start at `p = sigma q` (measured: 300 to 500 pivots instead of 100).
@@ -125,25 +126,7 @@ impl Backend for SimplexBackend {
             } else {
                 None
             };
-            let (answer, basis_out) = solve_from(
-                &BoxLp {
-                    rows: lp.rows,
-                    cols: n,
-                    matrix: &lp.matrix,
-                    rhs: &lp.rhs,
-                    upper: &vec![1.0; n],
-                    cost: &cost,
-                    names: Some(&lp.columns),
-                },
-                &options,
-                warm.as_ref(),
-            )
-            .map_err(|e| match e {
-                e @ (SimplexError::IterationLimit(_) | SimplexError::TimeLimit(_)) => {
-                    BackendError::Limit(e.to_string())
-                }
-                other => BackendError::Solver(other.to_string()),
-            })?;
+            let (answer, basis_out) = run(&lp, &cost, &options, warm.as_ref())?;
             if round == 0 {
                 self.last_basis = basis_out
                     .basic
@@ -153,7 +136,7 @@ impl Backend for SimplexBackend {
             }
             let y = match answer {
                 Answer::Optimal { x, duals, .. } => {
-                    if x[lp.target] <= options.feasibility_tol {
+                    if x[target] <= options.feasibility_tol {
                         let cert = Certificate::Reject(lp.reject_certificate(step, basis, &x));
                         match verify::check(step, basis, token, &cert) {
                             Ok(_) => return Ok(cert),
@@ -187,6 +170,91 @@ impl Backend for SimplexBackend {
             "{MAX_ROUNDS} rounds of column generation"
         )))
     }
+
+    /// First the feasibility LP with the whole set at zero, over the most probable tokens outside
+    /// it (enough of them to absorb twice the set's mass: each can take `kappa q_j` more). When
+    /// that is infeasible, the set joins the columns and `sum x_j` over it is minimised: the
+    /// optimal vertex leaves at most `m + 1` of its variables strictly between their bounds, so
+    /// its point zeroes nearly every token that can go with the others; the caller keeps what it
+    /// zeroes and splits the rest. No column generation: a restriction that zeroes less proves
+    /// nothing.
+    fn solve_set(
+        &mut self,
+        problem: &SetProblem<'_>,
+    ) -> Result<Option<RejectCertificate>, BackendError> {
+        let SetProblem {
+            step,
+            basis,
+            tokens,
+        } = *problem;
+        let q = step.q();
+        let rows = basis.dim() + 1;
+        let needed =
+            MASS_FACTOR * tokens.iter().map(|&j| q[j as usize]).sum::<f64>() / step.kappa();
+        let base = (FIRST_COLUMNS_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
+        let (mut columns, mut mass) = (Vec::new(), 0.0);
+        for &j in step.by_probability() {
+            if columns.len() >= base && mass >= needed {
+                break;
+            }
+            if tokens.binary_search(&j).is_err() {
+                columns.push(j);
+                mass += q[j as usize];
+            }
+        }
+        // The zeroed tokens are exact zeros of the right-hand side, not columns near a bound, so
+        // the default tolerance cannot fake their rejection; the polish removes what it leaves.
+        let lp = ScaledLp::zeroing(step, basis, tokens, columns.clone());
+        let cost = vec![0.0; lp.columns.len()];
+        if let Answer::Optimal { x, .. } = run(&lp, &cost, &self.options, None)?.0 {
+            return Ok(Some(lp.reject_certificate(step, basis, &x)));
+        }
+        columns.extend_from_slice(tokens);
+        let lp = ScaledLp::zeroing(step, basis, &[], columns);
+        let cost: Vec<f64> = lp
+            .columns
+            .iter()
+            .map(|j| f64::from(u8::from(tokens.binary_search(j).is_ok())))
+            .collect();
+        let tol = self.options.feasibility_tol;
+        match run(&lp, &cost, &self.options, None)?.0 {
+            Answer::Optimal { x, .. } => {
+                Ok(Some(lp.reject_certificate_pinning(step, basis, &x, |c| {
+                    cost[c] > 0.0 && x[c] <= tol
+                })))
+            }
+            Answer::Infeasible { .. } => Ok(None),
+        }
+    }
+}
+
+/// One simplex solve of `lp` with `cost`, from `warm` or the logical basis.
+fn run(
+    lp: &ScaledLp,
+    cost: &[f64],
+    options: &Options,
+    warm: Option<&WarmStart>,
+) -> Result<(Answer, WarmStart), BackendError> {
+    let n = lp.columns.len();
+    solve_from(
+        &BoxLp {
+            rows: lp.rows,
+            cols: n,
+            matrix: &lp.matrix,
+            rhs: &lp.rhs,
+            upper: &vec![1.0; n],
+            cost,
+            names: Some(&lp.columns),
+        },
+        options,
+        warm,
+    )
+    .map_err(|e| match e {
+        e @ (SimplexError::IterationLimit(_) | SimplexError::TimeLimit(_)) => {
+            BackendError::Limit(e.to_string())
+        }
+        other => BackendError::Solver(other.to_string()),
+    })
 }
 
 /// Size of the first column set: `max(8 (m + 1), 128)` tokens, and at least enough of the most

@@ -203,9 +203,10 @@ fn truncate(args: &[String]) -> Result<(), String> {
             println!("{line}");
         } else {
             println!(
-                "step {k}: tau {:.3e}, kept {} ({} by threshold, {} by BAT), rejected {}, undecided {}, {} LP solves, {:.1} ms",
+                "step {k}: tau {:.3e}, kept {} ({} by threshold, {} by BAT), rejected {} ({} in chunks), undecided {}, {} LP solves + {} chunk solves, {:.1} ms",
                 step.tau(), kept.len(), counts.threshold_kept, counts.dual_kept, rejected.len(),
-                undecided.len(), counts.solves, elapsed_us as f64 / 1e3
+                counts.chunk_rejected, undecided.len(), counts.solves, counts.set_solves,
+                elapsed_us as f64 / 1e3
             );
             for (t, outcome) in listed.iter().zip(&outcomes) {
                 if let Outcome::Undecided(reason) = outcome {

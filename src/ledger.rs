@@ -1,0 +1,185 @@
+//! What one step knows so far: the outcome of every token settled, each pointing at the verified
+//! certificate that settled it. Every decision of [`crate::truncate`] and [`crate::sample`] is
+//! written here, and only after the verifier accepted its certificate, so the reductions that
+//! drive a ledger can choose *which* LPs to solve but cannot invent a decision.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
+use crate::basis::Basis;
+use crate::certificate::{Certificate, KeepProof, Outcome, RejectProof, UndecidedReason};
+use crate::error::{Error, Result};
+use crate::step::Step;
+use crate::verify;
+
+/// How a token's outcome was reached; [`crate::Counts`] tallies these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// `q_i >= tau` or `q_i = 0`: no LP.
+    NoLp,
+    /// A certificate solved for one token (possibly shared with others it covers).
+    Token,
+    /// A point that zeroes a whole chunk of the tail at once.
+    Chunk,
+}
+
+/// Outcomes of one step's tokens, shared: a certificate that settles a thousand tokens is stored
+/// once and pointed at a thousand times.
+#[derive(Debug)]
+pub(crate) struct Ledger<'a> {
+    pub step: &'a Step,
+    pub basis: &'a Basis,
+    /// `0`: not settled; `k`: `outcomes[k - 1]`. Four bytes a token, allocated on first write.
+    slot: Vec<u32>,
+    outcomes: Vec<(Outcome, Via)>,
+    /// Backend calls made (single tokens, then chunks).
+    pub solves: usize,
+    pub set_solves: usize,
+    pub backend_time: Duration,
+}
+
+impl<'a> Ledger<'a> {
+    pub fn new(step: &'a Step, basis: &'a Basis) -> Result<Self> {
+        if basis.vocab() != step.vocab() {
+            return Err(Error::Shape(format!(
+                "the basis has {} rows but the logits have {} entries",
+                basis.vocab(),
+                step.vocab()
+            )));
+        }
+        Ok(Self {
+            step,
+            basis,
+            slot: Vec::new(),
+            outcomes: Vec::new(),
+            solves: 0,
+            set_solves: 0,
+            backend_time: Duration::ZERO,
+        })
+    }
+
+    /// The outcome of `token` and how it was reached, if settled.
+    pub fn get(&self, token: u32) -> Option<&(Outcome, Via)> {
+        match self.slot.get(token as usize) {
+            Some(&k) if k > 0 => Some(&self.outcomes[k as usize - 1]),
+            _ => None,
+        }
+    }
+
+    pub fn is_settled(&self, token: u32) -> bool {
+        self.get(token).is_some()
+    }
+
+    /// Settles `token` without an LP when its mass decides it: kept at `q_i >= tau`, rejected at
+    /// `q_i = 0`. Returns whether it is settled now.
+    pub fn settle_without_lp(&mut self, token: u32) -> bool {
+        if self.is_settled(token) {
+            return true;
+        }
+        let outcome = if self.step.above_threshold(token) {
+            Outcome::Keep(KeepProof::Threshold)
+        } else if self.step.q()[token as usize] == 0.0 {
+            Outcome::Reject(RejectProof::ZeroMass)
+        } else {
+            return false;
+        };
+        self.record([token], outcome, Via::NoLp);
+        true
+    }
+
+    /// Writes `outcome` for every listed token not yet settled.
+    fn record(&mut self, tokens: impl IntoIterator<Item = u32>, outcome: Outcome, via: Via) {
+        if self.slot.is_empty() {
+            self.slot = vec![0; self.step.vocab()];
+        }
+        self.outcomes.push((outcome, via));
+        let k = self.outcomes.len() as u32;
+        let (q, tau) = (self.step.q(), self.step.tau());
+        for t in tokens {
+            // A certificate also covers tokens whose mass decides them; those keep their
+            // mass-based proof, written by `settle_without_lp`, so no keep above `tau` is ever
+            // reported as a dual one.
+            let qt = q[t as usize];
+            if via != Via::NoLp && (qt >= tau || qt == 0.0) {
+                continue;
+            }
+            let s = &mut self.slot[t as usize];
+            if *s == 0 {
+                *s = k;
+            }
+        }
+    }
+
+    /// One backend call for `token`. A verified certificate settles every token it covers; any
+    /// failure leaves `token` (only) undecided.
+    pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
+        let problem = TokenProblem {
+            step: self.step,
+            basis: self.basis,
+            token,
+        };
+        let started = Instant::now();
+        let answer = backend.solve(&problem);
+        self.backend_time += started.elapsed();
+        self.solves += 1;
+        let checked = answer
+            .map_err(|e| UndecidedReason::Backend(e.to_string()))
+            .and_then(|cert| {
+                let covered = verify::check(self.step, self.basis, token, &cert)
+                    .map_err(|e| UndecidedReason::Unverified(e.to_string()))?;
+                Ok((cert, covered))
+            });
+        match checked {
+            Ok((cert, covered)) => {
+                let outcome = match cert {
+                    Certificate::Keep(c) => Outcome::Keep(KeepProof::Dual(Arc::new(c))),
+                    Certificate::Reject(c) => Outcome::Reject(RejectProof::Point(Arc::new(c))),
+                };
+                self.record(covered, outcome, Via::Token);
+            }
+            Err(reason) => self.record([token], Outcome::Undecided(reason), Via::Token),
+        }
+    }
+
+    /// One backend call to zero every token of `set` at once. Every token the backend's point
+    /// zeroes is rejected once the point verifies; `Ok(true)` when that is the whole set. A point
+    /// that zeroes only part of it, or none, proves nothing about the rest, which stays pending.
+    pub fn solve_set(
+        &mut self,
+        set: &[u32],
+        backend: &mut dyn Backend,
+    ) -> std::result::Result<bool, BackendError> {
+        let problem = SetProblem {
+            step: self.step,
+            basis: self.basis,
+            tokens: set,
+        };
+        let started = Instant::now();
+        let answer = backend.solve_set(&problem);
+        self.backend_time += started.elapsed();
+        if !matches!(answer, Err(BackendError::Unsupported(_))) {
+            self.set_solves += 1;
+        }
+        let Some(cert) = answer? else {
+            return Ok(false);
+        };
+        let Ok(zeroed) = verify::rejected_by(self.step, self.basis, &cert) else {
+            return Ok(false);
+        };
+        let all = set.iter().all(|t| zeroed.binary_search(t).is_ok());
+        self.record(
+            zeroed,
+            Outcome::Reject(RejectProof::Point(Arc::new(cert))),
+            Via::Chunk,
+        );
+        Ok(all)
+    }
+
+    /// Marks `token` undecided for `reason` unless it is settled.
+    pub fn leave_undecided(&mut self, token: u32, reason: UndecidedReason) {
+        if !self.is_settled(token) {
+            self.record([token], Outcome::Undecided(reason), Via::NoLp);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Bulk rejection of the tail: the chunked path must reject in bulk on a realistic step and agree
+//! with per-token decisions, and a backend without set solves must lose nothing but speed.
+#![cfg(feature = "simplex")]
+
+use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic::gaussian_instance;
+use basis_aware::verify::rejected_by;
+use basis_aware::{
+    decide, truncate, Backend, BackendError, Certificate, Rule, SetProblem, Step, TokenProblem,
+};
+
+/// The simplex backend with its set solves switched off.
+struct NoSets(SimplexBackend);
+
+impl Backend for NoSets {
+    fn name(&self) -> &'static str {
+        "simplex without sets"
+    }
+
+    fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
+        self.0.solve(problem)
+    }
+}
+
+#[test]
+fn the_tail_goes_in_chunks_and_agrees_with_single_tokens() {
+    let inst = gaussian_instance(3000, 24, 1, 12.0, 4);
+    let basis = inst.basis(Some(6)).unwrap();
+    let logits = inst.step_logits(0).unwrap();
+    let rule = Rule::Eta(2e-3);
+    let step = Step::new(logits, &rule).unwrap();
+    let chunked = truncate(logits, &basis, &rule, Some(&mut SimplexBackend::default())).unwrap();
+    assert!(chunked.counts.chunk_rejected > 1000, "{:?}", chunked.counts);
+    assert!(
+        chunked.counts.set_solves * 4 < chunked.counts.chunk_rejected,
+        "{:?}",
+        chunked.counts
+    );
+    let single = truncate(
+        logits,
+        &basis,
+        &rule,
+        Some(&mut NoSets(SimplexBackend::default())),
+    )
+    .unwrap();
+    assert_eq!(single.counts.chunk_rejected, 0);
+    assert_eq!(single.counts.set_solves, 0);
+    for (t, (a, b)) in chunked.outcomes.iter().zip(&single.outcomes).enumerate() {
+        let contradiction = (a.is_keep() && b.is_reject()) || (a.is_reject() && b.is_keep());
+        assert!(!contradiction, "token {t}: chunked {a:?}, single {b:?}");
+    }
+    // Every tenth token rejected in a chunk, decided alone from scratch.
+    let mut backend = SimplexBackend::default();
+    for t in (0..3000u32).step_by(10) {
+        if chunked.outcomes[t as usize].is_reject() && !step.above_threshold(t) {
+            let alone = decide(&step, &basis, t, Some(&mut backend)).unwrap();
+            assert!(
+                !alone.is_keep(),
+                "token {t} rejected in a chunk, kept alone"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_set_solve_zeroes_the_whole_set_or_nothing_is_claimed() {
+    let inst = gaussian_instance(1500, 16, 1, 10.0, 8);
+    let basis = inst.basis(Some(4)).unwrap();
+    let step = Step::new(inst.step_logits(0).unwrap(), &Rule::Eta(3e-3)).unwrap();
+    // The least probable tokens holding a tenth of tau: zeroable at once.
+    let mut light: Vec<u32> = step.by_probability().iter().rev().copied().collect();
+    let mut mass = 0.0;
+    light.retain(|&t| {
+        mass += step.q()[t as usize];
+        mass <= 0.1 * step.tau()
+    });
+    light.sort_unstable();
+    assert!(light.len() > 100);
+    let problem = SetProblem {
+        step: &step,
+        basis: &basis,
+        tokens: &light,
+    };
+    let cert = SimplexBackend::default()
+        .solve_set(&problem)
+        .unwrap()
+        .expect("a light tail is zeroable");
+    assert_eq!(rejected_by(&step, &basis, &cert).unwrap(), light);
+    // A set heavier than tau is never zeroable: nothing may be claimed for it.
+    let heavy: Vec<u32> = {
+        let mut h: Vec<u32> = step.by_probability()[..].to_vec();
+        h.retain(|&t| !step.above_threshold(t));
+        let mut mass = 0.0;
+        h.retain(|&t| {
+            let before = mass;
+            mass += step.q()[t as usize];
+            before <= step.tau()
+        });
+        h.sort_unstable();
+        h
+    };
+    let mass: f64 = heavy.iter().map(|&t| step.q()[t as usize]).sum();
+    assert!(mass > step.tau());
+    let answer = SimplexBackend::default().solve_set(&SetProblem {
+        step: &step,
+        basis: &basis,
+        tokens: &heavy,
+    });
+    if let Ok(Some(cert)) = answer {
+        if let Ok(zeroed) = rejected_by(&step, &basis, &cert) {
+            assert_ne!(zeroed, heavy, "a set heavier than tau was zeroed");
+        }
+    }
+}
