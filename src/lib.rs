@@ -26,7 +26,9 @@
 mod backend;
 pub mod backends;
 mod basis;
+mod batch;
 mod certificate;
+mod critical;
 mod error;
 pub mod instance;
 mod ledger;
@@ -42,10 +44,12 @@ pub mod verify;
 
 pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
+pub use batch::truncate_batch;
 pub use certificate::{
     Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
     UndecidedReason,
 };
+pub use critical::{critical_threshold, CriticalThreshold, CRITICAL_REL_TOL};
 pub use error::{Error, Result};
 pub use matrix::MatrixView;
 pub use rule::{Rule, ThresholdRule};

@@ -54,6 +54,16 @@ impl Step {
         Self::with_threshold(q, tau)
     }
 
+    /// The same distribution under another threshold (clamped as in [`Step::new`]), sharing
+    /// nothing mutable; the probability order already sorted is carried over.
+    pub fn at_threshold(&self, tau: f64) -> Result<Self> {
+        let step = Self::with_threshold(self.q.clone(), tau)?;
+        if let Some(order) = self.by_probability.get() {
+            let _ = step.by_probability.set(order.clone());
+        }
+        Ok(step)
+    }
+
     fn with_threshold(q: Vec<f64>, tau: f64) -> Result<Self> {
         if !(tau > 0.0 && tau <= 1.0) {
             return Err(Error::Threshold(format!(

@@ -134,3 +134,35 @@ pub fn backends() -> Vec<Box<dyn Backend>> {
         Box::new(basis_aware::backends::HighsBackend::default()),
     ]
 }
+
+/// The critical threshold by its own LP (METHOD.md, parameter matching): the least `sigma` for
+/// which some `p` with `p_i = 0` satisfies the constraints, as `tau = 1 - 1/sigma`; `None` when
+/// no such `p` exists at any `sigma`. Solved by good_lp's microlp, independently of the crate.
+pub fn critical_tau(step: &Step, basis: &Basis, token: usize) -> Option<f64> {
+    let q = step.q();
+    let mut vars = variables!();
+    let sigma = vars.add(variable().min(1.0));
+    let p: Vec<_> = q.iter().map(|_| vars.add(variable().min(0.0))).collect();
+    let mut model = vars.minimise(sigma).using(good_lp::microlp);
+    for (j, &qj) in q.iter().enumerate() {
+        model = model.with(constraint!(p[j] - qj * sigma <= 0.0));
+    }
+    model = model.with(constraint!(p[token] == 0.0));
+    for k in 0..basis.dim() {
+        let lhs: Expression = p
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| f64::from(basis.row(j)[k]) * v)
+            .sum();
+        let rhs: f64 = q
+            .iter()
+            .enumerate()
+            .map(|(j, &qj)| f64::from(basis.row(j)[k]) * qj)
+            .sum();
+        model = model.with(constraint!(lhs == rhs));
+    }
+    let total: Expression = p.iter().copied().sum();
+    model = model.with(constraint!(total == 1.0));
+    let solution = model.solve().ok()?;
+    Some(1.0 - 1.0 / solution.value(sigma))
+}
