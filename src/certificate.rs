@@ -39,6 +39,8 @@ pub enum KeepProof {
     Threshold,
     /// A verified dual vector; one vector often keeps many tokens, hence the sharing.
     Dual(Arc<KeepCertificate>),
+    /// No certificate: assumed by the named approximate reduction.
+    Approximate { by: &'static str },
 }
 
 /// Why a token is rejected.
@@ -49,6 +51,8 @@ pub enum RejectProof {
     ZeroMass,
     /// A verified point of `P_i`; one point rejects every token it sets to zero.
     Point(Arc<RejectCertificate>),
+    /// No certificate: assumed by the named approximate reduction.
+    Approximate { by: &'static str },
 }
 
 /// Why a token could not be decided. The default policy treats it as rejected, which keeps the
@@ -64,6 +68,8 @@ pub enum UndecidedReason {
     Unverified(String),
     /// The caller's budget ran out before this token's LP.
     Budget,
+    /// No reduction of the pipeline settled it.
+    NotReached,
 }
 
 /// The decision for one token.

@@ -22,6 +22,8 @@ pub(crate) enum Via {
     Token,
     /// A point that zeroes a whole chunk of the tail at once.
     Chunk,
+    /// Assumed by an approximate reduction, without a certificate.
+    Assumed,
 }
 
 /// Outcomes of one step's tokens, shared: a certificate that settles a thousand tokens is stored
@@ -111,6 +113,33 @@ impl<'a> Ledger<'a> {
         }
     }
 
+    /// A certificate for `token` from outside any backend: verified, then it settles every token
+    /// it covers. Returns whether it verified (a refused one changes nothing).
+    pub fn submit(&mut self, token: u32, cert: Certificate) -> bool {
+        match verify::check(self.step, self.basis, token, &cert) {
+            Ok(covered) => {
+                self.record(covered, proof_of(cert), Via::Token);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Approximate decisions, labelled with the reduction that made them.
+    pub fn assume(&mut self, tokens: &[u32], keep: bool, by: &'static str) {
+        let outcome = if keep {
+            Outcome::Keep(KeepProof::Approximate { by })
+        } else {
+            Outcome::Reject(RejectProof::Approximate { by })
+        };
+        let open: Vec<u32> = tokens
+            .iter()
+            .copied()
+            .filter(|&t| (t as usize) < self.step.vocab() && !self.settle_without_lp(t))
+            .collect();
+        self.record(open, outcome, Via::Assumed);
+    }
+
     /// One backend call for `token`. A verified certificate settles every token it covers; any
     /// failure leaves `token` (only) undecided.
     pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
@@ -131,13 +160,7 @@ impl<'a> Ledger<'a> {
                 Ok((cert, covered))
             });
         match checked {
-            Ok((cert, covered)) => {
-                let outcome = match cert {
-                    Certificate::Keep(c) => Outcome::Keep(KeepProof::Dual(Arc::new(c))),
-                    Certificate::Reject(c) => Outcome::Reject(RejectProof::Point(Arc::new(c))),
-                };
-                self.record(covered, outcome, Via::Token);
-            }
+            Ok((cert, covered)) => self.record(covered, proof_of(cert), Via::Token),
             Err(reason) => self.record([token], Outcome::Undecided(reason), Via::Token),
         }
     }
@@ -181,5 +204,12 @@ impl<'a> Ledger<'a> {
         if !self.is_settled(token) {
             self.record([token], Outcome::Undecided(reason), Via::NoLp);
         }
+    }
+}
+
+fn proof_of(cert: Certificate) -> Outcome {
+    match cert {
+        Certificate::Keep(c) => Outcome::Keep(KeepProof::Dual(Arc::new(c))),
+        Certificate::Reject(c) => Outcome::Reject(RejectProof::Point(Arc::new(c))),
     }
 }

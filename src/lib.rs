@@ -34,11 +34,13 @@ pub mod instance;
 mod ledger;
 pub mod lp;
 mod matrix;
+pub mod reduction;
 mod rule;
 mod sample;
 mod step;
 pub mod synthetic;
-mod tail;
+#[cfg(feature = "proptest")]
+pub mod testing;
 mod truncate;
 pub mod verify;
 
@@ -52,8 +54,10 @@ pub use certificate::{
 pub use critical::{critical_threshold, CriticalThreshold, CRITICAL_REL_TOL};
 pub use error::{Error, Result};
 pub use matrix::MatrixView;
+pub use reduction::{Reduction, Workspace};
 pub use rule::{Rule, ThresholdRule};
 pub use sample::{sample, sample_step, SampleBudget, Sampled};
 pub use step::{softmax, Step, TAU_CAP};
-pub use tail::CHUNK_MASS;
-pub use truncate::{decide, decide_tokens, truncate, Counts, Truncation};
+pub use truncate::{
+    decide, decide_tokens, decide_tokens_with, truncate, truncate_with, Counts, Truncation,
+};

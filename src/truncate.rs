@@ -9,9 +9,9 @@ use crate::basis::Basis;
 use crate::certificate::{KeepProof, Outcome, RejectProof, UndecidedReason};
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Via};
+use crate::reduction::{default_pipeline, Reduction, Workspace};
 use crate::rule::ThresholdRule;
 use crate::step::Step;
-use crate::tail;
 
 /// How each token's decision was reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct Counts {
     pub point_rejected: usize,
     /// Rejected by a verified point that zeroes a whole chunk of the tail.
     pub chunk_rejected: usize,
+    /// Assumed by an approximate reduction, kept or rejected, without a certificate.
+    pub approximate: usize,
     /// Neither (treated as rejected).
     pub undecided: usize,
     /// Backend calls made for single tokens.
@@ -37,6 +39,7 @@ pub struct Counts {
 impl Counts {
     fn add(&mut self, outcome: &Outcome, via: Via) {
         let slot = match (outcome, via) {
+            (_, Via::Assumed) => &mut self.approximate,
             (Outcome::Keep(KeepProof::Threshold), _) => &mut self.threshold_kept,
             (Outcome::Keep(_), _) => &mut self.dual_kept,
             (Outcome::Reject(RejectProof::ZeroMass), _) => &mut self.zero_mass_rejected,
@@ -63,18 +66,31 @@ pub struct Truncation {
     pub backend_time: Duration,
 }
 
-/// The full-vocabulary decision for one step: softmax, threshold, then the backend (if any) for
-/// every token below the threshold. Without a backend those tokens are undecided.
+/// The full-vocabulary decision for one step: softmax, threshold, then the default pipeline of
+/// exact reductions ([`crate::reduction::default_pipeline`]) with the backend (if any) for every
+/// token below the threshold. Without a backend those tokens are undecided.
 pub fn truncate(
     logits: &[f32],
     basis: &Basis,
     rule: &dyn ThresholdRule,
     backend: Option<&mut dyn Backend>,
 ) -> Result<Truncation> {
+    truncate_with(logits, basis, rule, backend, &mut default_pipeline())
+}
+
+/// [`truncate`] through the caller's own pipeline of reductions, run in order; tokens no
+/// reduction settles are undecided ([`UndecidedReason::NotReached`]).
+pub fn truncate_with(
+    logits: &[f32],
+    basis: &Basis,
+    rule: &dyn ThresholdRule,
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
+) -> Result<Truncation> {
     let start = Instant::now();
     let step = Step::new(logits, rule)?;
     let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let (outcomes, counts, backend_time) = decide_all(&step, basis, &all, backend)?;
+    let (outcomes, counts, backend_time) = decide_all(&step, basis, &all, backend, pipeline)?;
     let kept = all
         .iter()
         .zip(&outcomes)
@@ -98,7 +114,7 @@ pub fn decide(
     token: u32,
     backend: Option<&mut dyn Backend>,
 ) -> Result<Outcome> {
-    let (mut outcomes, _, _) = decide_all(step, basis, &[token], backend)?;
+    let (mut outcomes, _, _) = decide_all(step, basis, &[token], backend, &mut default_pipeline())?;
     Ok(outcomes.remove(0))
 }
 
@@ -110,7 +126,18 @@ pub fn decide_tokens(
     tokens: &[u32],
     backend: Option<&mut dyn Backend>,
 ) -> Result<(Vec<Outcome>, Counts)> {
-    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend)?;
+    decide_tokens_with(step, basis, tokens, backend, &mut default_pipeline())
+}
+
+/// [`decide_tokens`] through the caller's own pipeline of reductions.
+pub fn decide_tokens_with(
+    step: &Step,
+    basis: &Basis,
+    tokens: &[u32],
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
+) -> Result<(Vec<Outcome>, Counts)> {
+    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend, pipeline)?;
     Ok((outcomes, counts))
 }
 
@@ -119,6 +146,7 @@ fn decide_all(
     basis: &Basis,
     tokens: &[u32],
     backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
 ) -> Result<(Vec<Outcome>, Counts, Duration)> {
     let vocab = step.vocab();
     let mut ledger = Ledger::new(step, basis)?;
@@ -130,25 +158,39 @@ fn decide_all(
         .copied()
         .filter(|&t| !ledger.settle_without_lp(t))
         .collect();
-    match backend {
-        None => pending
+    if pending.len() > 1 {
+        // Most probable first, in the step's own order (which the backends sort once and reuse),
+        // without repeats.
+        let mut is_pending = vec![false; vocab];
+        pending.iter().for_each(|&t| is_pending[t as usize] = true);
+        pending = step
+            .by_probability()
             .iter()
-            .for_each(|&t| ledger.leave_undecided(t, UndecidedReason::NoBackend)),
-        Some(solver) => {
-            if pending.len() > 1 {
-                // Most probable first, in the step's own order (which the backends sort once and
-                // reuse), without repeats.
-                let mut is_pending = vec![false; vocab];
-                pending.iter().for_each(|&t| is_pending[t as usize] = true);
-                pending = step
-                    .by_probability()
-                    .iter()
-                    .copied()
-                    .filter(|&t| is_pending[t as usize])
-                    .collect();
-            }
-            settle_pending(&mut ledger, &pending, solver);
+            .copied()
+            .filter(|&t| is_pending[t as usize])
+            .collect();
+    }
+    let mut backend = backend;
+    let leftover = match backend {
+        None => UndecidedReason::NoBackend,
+        Some(_) => UndecidedReason::NotReached,
+    };
+    let mut work = Workspace {
+        ledger: &mut ledger,
+        // A reborrow with the trait object's lifetime shortened to the workspace's.
+        backend: backend.as_mut().map(|b| &mut **b as &mut dyn Backend),
+        current: "",
+    };
+    for reduction in pipeline.iter_mut() {
+        pending.retain(|&t| !work.is_settled(t));
+        if pending.is_empty() {
+            break;
         }
+        work.current = reduction.name();
+        reduction.reduce(&mut work, &pending);
+    }
+    for &t in &pending {
+        ledger.leave_undecided(t, leftover.clone());
     }
     let mut counts = Counts {
         solves: ledger.solves,
@@ -168,33 +210,4 @@ fn decide_all(
         counts.add(outcome, *via);
     }
     Ok((outcomes, counts, ledger.backend_time))
-}
-
-/// The pipeline for tokens below the threshold, most probable first. Near `tau` most tokens are
-/// kept, and a dual vector tends to keep a run of them, so they are solved one at a time (each
-/// keep shared with every token it covers). From the first token rejected on, the rest is the
-/// tail: rejected a chunk at a time ([`crate::tail`]), and what no chunk could take is solved
-/// one at a time again.
-fn settle_pending(ledger: &mut Ledger<'_>, pending: &[u32], backend: &mut dyn Backend) {
-    let mut rest = pending;
-    while let Some((&t, after)) = rest.split_first() {
-        rest = after;
-        if ledger.is_settled(t) {
-            continue;
-        }
-        ledger.solve(t, backend);
-        if matches!(ledger.get(t), Some((Outcome::Reject(_), _))) {
-            break;
-        }
-    }
-    let tail: Vec<u32> = rest
-        .iter()
-        .copied()
-        .filter(|&t| !ledger.is_settled(t))
-        .collect();
-    for t in tail::reject_in_chunks(ledger, &tail, backend) {
-        if !ledger.is_settled(t) {
-            ledger.solve(t, backend);
-        }
-    }
 }

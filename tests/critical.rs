@@ -1,5 +1,5 @@
 //! The critical threshold bracket against the min-`sigma` LP solved independently.
-#![cfg(feature = "simplex")]
+#![cfg(all(feature = "simplex", feature = "proptest"))]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Every compiled backend against an independent oracle (good_lp + microlp, `min p_i` over the
 //! same set) on small property-generated instances, degenerate ones included; and the verifier
 //! against tampered versions of the certificates the backends produced.
+#![cfg(feature = "proptest")]
 
 mod common;
 
@@ -117,6 +118,7 @@ fn ties_at_tau_are_kept_and_masked_tokens_rejected_without_a_solver() {
         basis: vec![0.3, -0.2, 0.5, 0.1, -0.4],
         vocab: 5,
         dim: 1,
+        degeneracy: basis_aware::testing::Degeneracy::Ties,
     };
     let tokens = [0, 1, 2, 3];
     for mut backend in backends() {
