@@ -31,6 +31,8 @@ mod error;
 pub mod instance;
 pub mod lp;
 mod matrix;
+#[cfg(feature = "candle")]
+pub mod model;
 mod rule;
 mod step;
 pub mod synthetic;
