@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use basis_aware::model::{GgufModel, MODEL_ENV};
-use basis_aware::Error;
+use basis_aware::model::{GgufModel, ModelCache, MODEL_ENV};
+use basis_aware::{BasisKind, Error};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::Device;
 
@@ -161,4 +161,25 @@ fn bad_files_are_errors() {
     let cut = scratch("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() / 4]).unwrap();
     assert!(GgufModel::load(&cut).is_err());
+}
+
+#[test]
+fn the_svd_basis_is_computed_once_then_loaded() {
+    let cache = ModelCache::new(scratch("cache"));
+    let started = Instant::now();
+    let first = cache.svd_basis(model_path(), 20).unwrap();
+    let cold = started.elapsed();
+    let started = Instant::now();
+    let second = cache.svd_basis(model_path(), 20).unwrap();
+    let warm = started.elapsed();
+    eprintln!("svd basis c = 20: computed in {cold:?}, loaded in {warm:?}");
+    assert_eq!(first, second);
+    assert_eq!(
+        (first.vocab(), first.dim(), first.kind()),
+        (49152, 20, BasisKind::Svd { rank: 20 })
+    );
+    assert_eq!(
+        cache.model_sha256(model_path()).unwrap(),
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
 }

@@ -5,6 +5,7 @@
 //! Tests and the CLI find the model through the `BASIS_AWARE_MODEL` environment variable;
 //! `scripts/fetch-model.sh` downloads SmolLM2-135M-Instruct (Q4_1 GGUF) and prints its path.
 
+mod cache;
 mod gguf;
 mod tokenizer;
 
@@ -15,6 +16,8 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 
 use crate::error::{Error, Result};
 use crate::matrix::MatrixView;
+
+pub use cache::{cached_svd_basis, ModelCache, CACHE_ENV};
 
 /// The environment variable naming the GGUF file tests and the CLI use.
 pub const MODEL_ENV: &str = "BASIS_AWARE_MODEL";
