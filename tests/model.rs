@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use basis_aware::instance::{Constraint, Instance};
 use basis_aware::model::{GgufModel, ModelCache, MODEL_ENV};
 use basis_aware::{BasisKind, Error};
 use candle_core::quantized::gguf_file::Content;
@@ -182,4 +183,52 @@ fn the_svd_basis_is_computed_once_then_loaded() {
         cache.model_sha256(model_path()).unwrap(),
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     );
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn export_writes_an_instance_of_the_model() {
+    let out = scratch("export.safetensors");
+    let run = Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+        .args([
+            "export",
+            "--prompt",
+            "The capital of France is",
+            "--steps",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--model")
+        .arg(model_path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let instance = Instance::load(&out).unwrap();
+    assert_eq!((instance.steps, instance.vocab), (3, 49152));
+    let Constraint::Embedding(w, d) = &instance.constraint else {
+        panic!("export writes the embedding");
+    };
+    assert_eq!((w.len(), *d), (49152 * 576, 576));
+    let first = argmax(instance.step_logits(0).unwrap());
+    assert_eq!(model().decode(&[first]).unwrap(), " Paris");
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn export_of_a_missing_model_exits_with_code_2() {
+    let run = Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+        .args(["export", "--prompt", "Hi", "--out"])
+        .arg(scratch("never.safetensors"))
+        .args(["--model", "/nonexistent/model.gguf"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent/model.gguf"), "{stderr}");
 }
