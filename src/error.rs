@@ -34,6 +34,10 @@ pub enum Error {
     /// A file (basis or instance) could not be read, written or understood.
     #[error("{path}: {message}")]
     File { path: String, message: String },
+    /// A model file could not be loaded or run (wrong architecture, missing tensor or metadata,
+    /// an engine error during a forward pass).
+    #[error("model: {0}")]
+    Model(String),
 }
 
 /// The crate's result type.

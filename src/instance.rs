@@ -119,12 +119,29 @@ impl Instance {
 
     /// Writes the instance (f32 tensors).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-        let logits = bytes(&self.logits);
-        let (name, data, cols) = match &self.constraint {
-            Constraint::Basis(b, m) => ("basis", bytes(b), *m),
-            Constraint::Embedding(w, d) => ("embedding", bytes(w), *d),
+        self.write(path.as_ref(), Dtype::F32)
+    }
+
+    /// Writes the logits in f32 and the constraint matrix in f16: half the size for a real
+    /// model's `V x d` embedding, whose quantised weights lose little in f16, while the logits
+    /// keep the precision that `q` depends on.
+    pub fn save_compact(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.write(path.as_ref(), Dtype::F16)
+    }
+
+    fn write(&self, path: &Path, matrix_dtype: Dtype) -> Result<()> {
+        let f32_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let logits = f32_bytes(&self.logits);
+        let (name, matrix, cols) = match &self.constraint {
+            Constraint::Basis(b, m) => ("basis", b, *m),
+            Constraint::Embedding(w, d) => ("embedding", w, *d),
+        };
+        let data = match matrix_dtype {
+            Dtype::F16 => matrix
+                .iter()
+                .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+                .collect(),
+            _ => f32_bytes(matrix),
         };
         let views = [
             (
@@ -133,7 +150,7 @@ impl Instance {
             ),
             (
                 name,
-                TensorView::new(Dtype::F32, vec![self.vocab, cols], &data),
+                TensorView::new(matrix_dtype, vec![self.vocab, cols], &data),
             ),
         ];
         let views: Vec<(&str, TensorView<'_>)> = views

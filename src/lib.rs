@@ -35,6 +35,8 @@ mod ledger;
 pub mod lp;
 mod matrix;
 pub mod reduction;
+#[cfg(feature = "candle")]
+pub mod model;
 mod rule;
 mod sample;
 mod step;

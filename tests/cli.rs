@@ -206,3 +206,12 @@ fn bad_input_exits_with_code_2_and_one_line() {
     std::fs::write(&garbage, b"not a safetensors file").unwrap();
     assert_bad_input(&["truncate", path_str(&garbage)], "garbage");
 }
+
+#[cfg(not(feature = "candle"))]
+#[test]
+fn export_without_the_candle_feature_says_so() {
+    assert_bad_input(
+        &["export", "--prompt", "Hi", "--out", "never.safetensors"],
+        "candle",
+    );
+}

@@ -1,0 +1,234 @@
+//! The real model end to end: SmolLM2-135M-Instruct (Q4_1 GGUF) found through
+//! `BASIS_AWARE_MODEL`, else fetched by `scripts/fetch-model.sh` (idempotent; a no-op once the
+//! checked file is cached).
+#![cfg(feature = "candle")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use basis_aware::instance::{Constraint, Instance};
+use basis_aware::model::{GgufModel, ModelCache, MODEL_ENV};
+use basis_aware::{BasisKind, Error};
+use candle_core::quantized::gguf_file::Content;
+use candle_core::Device;
+
+fn model_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os(MODEL_ENV) {
+            return PathBuf::from(path);
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
+        let out = Command::new("bash").arg(&script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{MODEL_ENV} is unset and {} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        PathBuf::from(stdout.lines().last().expect("the script prints the path"))
+    })
+}
+
+/// One loaded model shared by the tests (loading takes about a second).
+fn model() -> MutexGuard<'static, GgufModel> {
+    static MODEL: OnceLock<Mutex<GgufModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let started = Instant::now();
+            let model = GgufModel::load(model_path()).unwrap();
+            eprintln!("model loaded in {:?}", started.elapsed());
+            Mutex::new(model)
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    (0..logits.len())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap() as u32
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("basis-aware-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn the_embedding_is_candles_dequantisation_exactly() {
+    let mut file = std::fs::File::open(model_path()).unwrap();
+    let content = Content::read(&mut file).unwrap();
+    let reference: Vec<f32> = content
+        .tensor(&mut file, "token_embd.weight", &Device::Cpu)
+        .unwrap()
+        .dequantize(&Device::Cpu)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let model = model();
+    let w = model.embedding();
+    assert_eq!((w.rows(), w.cols()), (49152, 576));
+    assert!(w.as_slice() == reference.as_slice());
+}
+
+#[test]
+fn english_text_round_trips_through_the_tokenizer() {
+    let model = model();
+    let text = "The quick brown fox jumps over the lazy dog. In 2024, it costs $3.50 \
+                (about \u{20ac}3.20) - isn't that \"cheap\"?\n\n  Indented line.";
+    let tokens = model.encode(text).unwrap();
+    assert!(tokens.len() > 20 && tokens.len() < text.len());
+    assert_eq!(model.decode(&tokens).unwrap(), text);
+    // SmolLM2 splits every digit and adds no prefix space.
+    let digits = model.encode("2024").unwrap();
+    assert_eq!(digits.len(), 4);
+    assert_eq!(model.decode(&digits[..1]).unwrap(), "2");
+    let hello = model.encode("Hello world").unwrap();
+    assert_eq!(model.decode(&hello[..1]).unwrap(), "Hello");
+    // Control tokens stay whole.
+    assert_eq!(model.encode("<|im_start|>").unwrap(), vec![1]);
+}
+
+#[test]
+fn the_capital_of_germany_is_berlin() {
+    let mut model = model();
+    let prompt = model
+        .encode("The capital of France is Paris. The capital of Germany is")
+        .unwrap();
+    let started = Instant::now();
+    let logits = model.forward(&prompt, 0).unwrap();
+    eprintln!(
+        "prompt of {} tokens in {:?}",
+        prompt.len(),
+        started.elapsed()
+    );
+    assert_eq!(logits.len(), model.vocab());
+    let next = argmax(&logits);
+    assert_eq!(model.decode(&[next]).unwrap(), " Berlin");
+    // Decoding continues from the cache one token at a time.
+    let started = Instant::now();
+    let after = model.forward(&[next], prompt.len()).unwrap();
+    eprintln!("one cached decode step in {:?}", started.elapsed());
+    assert_eq!(model.decode(&[argmax(&after)]).unwrap(), ".");
+}
+
+#[test]
+fn forward_passes_are_deterministic_and_position_zero_restarts() {
+    let mut model = model();
+    let prompt = model.encode("Once upon a time, there was").unwrap();
+    let run = |model: &mut GgufModel| {
+        let first = model.forward(&prompt, 0).unwrap();
+        let second = model.forward(&[argmax(&first)], prompt.len()).unwrap();
+        (first, second)
+    };
+    let a = run(&mut model);
+    model.forward(&[5, 6, 7], 0).unwrap(); // another sequence in between
+    let b = run(&mut model);
+    assert!(a == b);
+}
+
+#[test]
+fn bad_calls_are_errors() {
+    let mut model = model();
+    assert!(matches!(model.forward(&[], 0), Err(Error::Model(_))));
+    assert!(matches!(
+        model.forward(&[49152], 0),
+        Err(Error::TokenOutOfRange { token: 49152, .. })
+    ));
+    model.forward(&[10, 11], 0).unwrap();
+    assert!(matches!(model.forward(&[12], 5), Err(Error::Model(_))));
+    assert!(model.forward(&[12], 2).is_ok());
+    assert!(model.decode(&[u32::MAX]).is_err());
+}
+
+#[test]
+fn bad_files_are_errors() {
+    assert!(matches!(
+        GgufModel::load("/nonexistent/model.gguf"),
+        Err(Error::File { .. })
+    ));
+    let junk = scratch("junk.gguf");
+    std::fs::write(&junk, b"GGUF but not really").unwrap();
+    assert!(matches!(GgufModel::load(&junk), Err(Error::File { .. })));
+    // A real header whose tensor data is cut off.
+    let bytes = std::fs::read(model_path()).unwrap();
+    let cut = scratch("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 4]).unwrap();
+    assert!(GgufModel::load(&cut).is_err());
+}
+
+#[test]
+fn the_svd_basis_is_computed_once_then_loaded() {
+    let cache = ModelCache::new(scratch("cache"));
+    let started = Instant::now();
+    let first = cache.svd_basis(model_path(), 20).unwrap();
+    let cold = started.elapsed();
+    let started = Instant::now();
+    let second = cache.svd_basis(model_path(), 20).unwrap();
+    let warm = started.elapsed();
+    eprintln!("svd basis c = 20: computed in {cold:?}, loaded in {warm:?}");
+    assert_eq!(first, second);
+    assert_eq!(
+        (first.vocab(), first.dim(), first.kind()),
+        (49152, 20, BasisKind::Svd { rank: 20 })
+    );
+    assert_eq!(
+        cache.model_sha256(model_path()).unwrap(),
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn export_writes_an_instance_of_the_model() {
+    let out = scratch("export.safetensors");
+    let run = Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+        .args([
+            "export",
+            "--prompt",
+            "The capital of France is",
+            "--steps",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--model")
+        .arg(model_path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let instance = Instance::load(&out).unwrap();
+    assert_eq!((instance.steps, instance.vocab), (3, 49152));
+    let Constraint::Embedding(w, d) = &instance.constraint else {
+        panic!("export writes the embedding");
+    };
+    assert_eq!((w.len(), *d), (49152 * 576, 576));
+    let first = argmax(instance.step_logits(0).unwrap());
+    assert_eq!(model().decode(&[first]).unwrap(), " Paris");
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn export_of_a_missing_model_exits_with_code_2() {
+    let run = Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+        .args(["export", "--prompt", "Hi", "--out"])
+        .arg(scratch("never.safetensors"))
+        .args(["--model", "/nonexistent/model.gguf"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent/model.gguf"), "{stderr}");
+}
