@@ -34,9 +34,9 @@ pub mod instance;
 mod ledger;
 pub mod lp;
 mod matrix;
-pub mod reduction;
 #[cfg(feature = "candle")]
 pub mod model;
+pub mod reduction;
 mod rule;
 mod sample;
 mod step;
