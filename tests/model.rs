@@ -232,3 +232,42 @@ fn export_of_a_missing_model_exits_with_code_2() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/nonexistent/model.gguf"), "{stderr}");
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn generate_is_deterministic_under_a_seed_and_writes_its_plot() {
+    let run = |plot: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_basis-aware"))
+            .args(["generate", "--prompt", "The best thing about the sea is"])
+            .args([
+                "--seed",
+                "3",
+                "--max-tokens",
+                "4",
+                "--window",
+                "4",
+                "--plot",
+            ])
+            .arg(plot)
+            .arg("--model")
+            .arg(model_path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The continuations, without the timings of the table and summary.
+        let start = stdout
+            .find("threshold only")
+            .expect("continuations printed");
+        let end = stdout.find("\nsummary").expect("summary printed");
+        stdout[start..end].to_string()
+    };
+    let (first, second) = (scratch("generate-1.svg"), scratch("generate-2.svg"));
+    assert_eq!(run(&first), run(&second));
+    let svg = std::fs::read_to_string(&first).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"), "{svg}");
+}

@@ -1,6 +1,11 @@
 //! Command-line front end: decide BAT truncation on instance files, and write synthetic ones.
 //! Any bad input exits with code 2 and one line on stderr.
 
+mod flags;
+mod model;
+#[cfg(feature = "candle")]
+mod svg;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -8,11 +13,15 @@ use basis_aware::instance::Instance;
 use basis_aware::{backends, decide_tokens, synthetic, Backend, Outcome, Rule, Step};
 use serde_json::json;
 
+use flags::Flags;
+
 const USAGE: &str = "usage:
   basis-aware truncate INSTANCE.safetensors [--step K] [--rule eta=0.0009|epsilon=E|top-p=P|top-k=K|min-p=M]
                        [--svd C] [--backend NAME] [--tokens ID,ID,...] [--time-limit SECONDS] [--json]
   basis-aware synth --out FILE.safetensors [--vocab V] [--dim D] [--steps N] [--scale S] [--seed N]
-  basis-aware export --prompt TEXT --out FILE.safetensors [--steps N] [--model PATH]   (feature candle)";
+  basis-aware export --prompt TEXT --out FILE.safetensors [--steps N] [--model PATH]   (feature candle)
+  basis-aware generate --prompt TEXT [--seed N] [--max-tokens N] [--rule R] [--svd C] [--window K]
+                       [--plot FILE.svg] [--model PATH]                                  (feature candle)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,60 +34,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Flags after the subcommand: positional arguments and `--name value` pairs (`--json` alone).
-struct Flags {
-    positional: Vec<String>,
-    named: Vec<(String, String)>,
-    json: bool,
-}
-
-impl Flags {
-    fn parse(args: &[String], known: &[&str]) -> Result<Self, String> {
-        let mut flags = Flags {
-            positional: Vec::new(),
-            named: Vec::new(),
-            json: false,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            if arg == "--json" {
-                flags.json = true;
-            } else if let Some(name) = arg.strip_prefix("--") {
-                if !known.contains(&name) {
-                    return Err(format!("unknown flag --{name}; see `basis-aware --help`"));
-                }
-                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                flags.named.push((name.to_string(), value.clone()));
-            } else {
-                flags.positional.push(arg.clone());
-            }
-        }
-        Ok(flags)
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.named
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{name}: `{v}` is not a valid number")),
-        }
-    }
-}
-
 fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("truncate") => truncate(&args[1..]),
         Some("synth") => synth(&args[1..]),
-        Some("export") => export(&args[1..]),
+        Some("export") => model::export(&args[1..]),
+        Some("generate") => model::generate(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -237,75 +198,4 @@ fn synth(args: &[String]) -> Result<(), String> {
     instance.save(out).map_err(|e| e.to_string())?;
     println!("wrote {out}: {steps} steps, vocabulary {vocab}, hidden size {dim}, seed {seed}");
     Ok(())
-}
-
-/// Greedy decoding from a prompt with a real model, saved as an instance: each step's logits
-/// and the model's output embedding, so `truncate` runs on what the model really produced.
-#[cfg(feature = "candle")]
-fn export(args: &[String]) -> Result<(), String> {
-    use basis_aware::instance::Constraint;
-    use basis_aware::model::{GgufModel, MODEL_ENV};
-
-    let flags = Flags::parse(args, &["prompt", "out", "steps", "model"])?;
-    let prompt = flags
-        .get("prompt")
-        .ok_or_else(|| "export needs --prompt TEXT; see `basis-aware --help`".to_string())?;
-    let out = flags
-        .get("out")
-        .ok_or_else(|| "export needs --out FILE; see `basis-aware --help`".to_string())?;
-    let steps: usize = flags.number("steps", 8)?;
-    if steps == 0 {
-        return Err("--steps must be at least 1".into());
-    }
-    let model_path = match flags.get("model") {
-        Some(path) => path.to_string(),
-        None => std::env::var(MODEL_ENV).map_err(|_| {
-            format!("no model: pass --model PATH or set {MODEL_ENV} (scripts/fetch-model.sh downloads one)")
-        })?,
-    };
-    let mut model = GgufModel::load(&model_path).map_err(|e| e.to_string())?;
-    let prompt_tokens = model.encode(prompt).map_err(|e| e.to_string())?;
-    if prompt_tokens.is_empty() {
-        return Err("--prompt is empty".into());
-    }
-    let vocab = model.vocab();
-    let mut logits = Vec::with_capacity(steps * vocab);
-    let mut generated = Vec::with_capacity(steps);
-    let (mut input, mut position) = (prompt_tokens, 0);
-    for _ in 0..steps {
-        let step = model.forward(&input, position).map_err(|e| e.to_string())?;
-        let next = argmax(&step);
-        logits.extend_from_slice(&step);
-        generated.push(next);
-        position += input.len();
-        input = vec![next];
-    }
-    let instance = Instance {
-        logits,
-        steps,
-        vocab,
-        constraint: Constraint::Embedding(model.embedding().as_slice().to_vec(), model.hidden()),
-    };
-    instance.save_compact(out).map_err(|e| e.to_string())?;
-    let text = model.decode(&generated).map_err(|e| e.to_string())?;
-    println!(
-        "wrote {out}: {steps} steps, vocabulary {vocab}, hidden size {}; greedy continuation {text:?}",
-        model.hidden()
-    );
-    Ok(())
-}
-
-#[cfg(feature = "candle")]
-fn argmax(logits: &[f32]) -> u32 {
-    let best = logits
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
-    best as u32
-}
-
-#[cfg(not(feature = "candle"))]
-fn export(_: &[String]) -> Result<(), String> {
-    Err("export needs a build with the `candle` feature (--features cli,candle)".into())
 }

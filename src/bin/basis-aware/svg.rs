@@ -1,0 +1,107 @@
+//! A line chart as a standalone SVG file, written by hand: the demo's one plot does not justify
+//! a plotting dependency.
+
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 800.0;
+const HEIGHT: f64 = 420.0;
+const MARGIN: f64 = 60.0;
+
+/// Writes `series` (name, colour, y values against 0, 1, 2, ...) to `path`.
+pub fn line_chart(
+    path: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, &str, &[f64])],
+) -> std::io::Result<()> {
+    let points = series.iter().map(|s| s.2.len()).max().unwrap_or(0).max(2);
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.2.iter().copied())
+        .fold(1.0, f64::max)
+        * 1.1;
+    let (plot_w, plot_h) = (WIDTH - 2.0 * MARGIN, HEIGHT - 2.0 * MARGIN);
+    let x = |i: usize| MARGIN + plot_w * i as f64 / (points - 1) as f64;
+    let y = |v: f64| HEIGHT - MARGIN - plot_h * v / y_max;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    // Axes, with five ticks on each.
+    let _ = writeln!(
+        svg,
+        r#"<path d="M{MARGIN},{} V{} H{}" stroke="black" fill="none"/>"#,
+        MARGIN,
+        HEIGHT - MARGIN,
+        WIDTH - MARGIN
+    );
+    for t in 0..=5 {
+        let v = y_max * t as f64 / 5.0;
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end">{v:.0}</text><path d="M{MARGIN},{} h{plot_w}" stroke="#ddd"/>"##,
+            MARGIN - 6.0,
+            y(v) + 4.0,
+            y(v)
+        );
+        let i = (points - 1) * t / 5;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">{i}</text>"#,
+            x(i),
+            HEIGHT - MARGIN + 18.0
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        HEIGHT - 16.0,
+        escape(x_label)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
+        HEIGHT / 2.0,
+        HEIGHT / 2.0,
+        escape(y_label)
+    );
+    for (k, (name, colour, values)) in series.iter().enumerate() {
+        let path: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            path.join(" ")
+        );
+        let ly = MARGIN + 16.0 * k as f64;
+        let _ = writeln!(
+            svg,
+            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#,
+            MARGIN + 10.0,
+            MARGIN + 36.0,
+            ly + 4.0,
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
