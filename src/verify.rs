@@ -87,12 +87,8 @@ pub fn kept_by(
         if qj == 0.0 {
             continue;
         }
-        let (mut dot, mut abs) = (y0, y0.abs());
-        for (&b, &yk) in basis.row(j).iter().zip(y) {
-            let term = f64::from(b) * yk;
-            dot += term;
-            abs += term.abs();
-        }
+        let (dot, abs) = dot_and_size(basis.row(j), y);
+        let (dot, abs) = (dot + y0, abs + y0.abs());
         s[j] = dot;
         size[j] = abs;
         total += qj * if dot > 0.0 { kappa * dot } else { -dot };
@@ -106,6 +102,31 @@ pub fn kept_by(
         })
         .map(|i| i as u32)
         .collect())
+}
+
+/// `b . y` and `sum_k |b_k y_k|` in f64, on four independent accumulators: a single running sum
+/// waits on every add, which made this pass latency-bound. The margin of [`KEEP_MARGIN_TOL`] is
+/// stated against `sum_k |b_k y_k|`, so it covers any summation order.
+fn dot_and_size(row: &[f32], y: &[f64]) -> (f64, f64) {
+    let (mut dot, mut abs) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut rows = row.chunks_exact(4);
+    let mut ys = y.chunks_exact(4);
+    for (b, yk) in (&mut rows).zip(&mut ys) {
+        for lane in 0..4 {
+            let term = f64::from(b[lane]) * yk[lane];
+            dot[lane] += term;
+            abs[lane] += term.abs();
+        }
+    }
+    for (&b, &yk) in rows.remainder().iter().zip(ys.remainder()) {
+        let term = f64::from(b) * yk;
+        dot[0] += term;
+        abs[0] += term.abs();
+    }
+    (
+        (dot[0] + dot[1]) + (dot[2] + dot[3]),
+        (abs[0] + abs[1]) + (abs[2] + abs[3]),
+    )
 }
 
 /// Every token with `q_j > 0` that the point sets to zero, ascending, after checking that the

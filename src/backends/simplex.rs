@@ -108,13 +108,11 @@ impl Backend for SimplexBackend {
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
         let TokenProblem { step, basis, token } = *problem;
         let rows = basis.dim() + 1;
-        let order = step.by_probability();
         let mut options = self.options;
         options.feasibility_tol = (FEASIBILITY_FRACTION * step.sigma() * step.q()[token as usize])
             .clamp(FEASIBILITY_FLOOR, self.options.feasibility_tol);
-        let first = first_columns(step, token, rows);
         let mut per_round = (ADDED_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
-        let mut columns: Vec<u32> = order[..first].to_vec();
+        let mut columns = first_columns(step, token, rows);
         columns.push(token);
         let mut role = vec![Role::Outside; step.vocab()];
         columns
@@ -295,23 +293,26 @@ fn run(
 /// `t`; on flat distributions with a small `tau` that is far more than 128 tokens. When that mass
 /// exceeds [`MASS_CAP`] (tokens near `tau`, where `q_t / kappa` is close to one), a reject is
 /// unlikely and a keep needs few columns, so the rule is not applied.
-fn first_columns(step: &Step, token: u32, rows: usize) -> usize {
-    let order = step.by_probability();
+fn first_columns(step: &Step, token: u32, rows: usize) -> Vec<u32> {
     let base = (FIRST_COLUMNS_PER_ROW * rows).max(MIN_FIRST_COLUMNS);
     let needed = MASS_FACTOR * step.q()[token as usize] / step.kappa();
-    let mut mass = 0.0;
-    let by_mass = if needed > MASS_CAP {
-        0
-    } else {
-        order
-            .iter()
-            .position(|&j| {
-                mass += step.q()[j as usize];
-                mass >= needed
-            })
-            .map_or(order.len(), |k| k + 1)
-    };
-    base.max(by_mass).min(order.len())
+    let mut k = base;
+    loop {
+        let top = step.most_probable(k);
+        if needed > MASS_CAP {
+            return top;
+        }
+        let mut mass = 0.0;
+        let reached = top.iter().position(|&j| {
+            mass += step.q()[j as usize];
+            mass >= needed
+        });
+        match reached {
+            Some(p) => return top[..(p + 1).max(base).min(top.len())].to_vec(),
+            None if top.len() < k => return top,
+            None => k *= 4,
+        }
+    }
 }
 
 /// A token's place in a restricted LP.
@@ -332,32 +333,45 @@ enum Role {
 /// most probable tokens are offered instead.
 fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> Vec<u32> {
     let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
-    let order = step.by_probability();
     let s = |j: u32| -> f64 {
-        let row = basis.row(j as usize);
-        y[m] + row
-            .iter()
-            .zip(&y[..m])
-            .map(|(&b, &yk)| f64::from(b) * yk)
-            .sum::<f64>()
+        // Four accumulators: one running sum would wait on every add (see `verify`).
+        let (row, yb) = (basis.row(j as usize), &y[..m]);
+        let mut acc = [0.0f64; 4];
+        let mut rows = row.chunks_exact(4);
+        let mut ys = yb.chunks_exact(4);
+        for (b, yk) in (&mut rows).zip(&mut ys) {
+            for lane in 0..4 {
+                acc[lane] += f64::from(b[lane]) * yk[lane];
+            }
+        }
+        for (&b, &yk) in rows.remainder().iter().zip(ys.remainder()) {
+            acc[0] += f64::from(b) * yk;
+        }
+        y[m] + (acc[0] + acc[1]) + (acc[2] + acc[3])
     };
     let (mut slack, mut outside) = (0.0, 0.0);
     let mut candidates = Vec::new();
-    for &j in order {
-        let sj = s(j);
-        let term = q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj };
-        match role[j as usize] {
-            Role::Target => slack += q[j as usize] * sj,
+    // Token order, not probability order: the rows are read sequentially, which is what makes
+    // this pass cheap (measured 3.4 ms in probability order, V = 49152, m = 20).
+    for (j, (&qj, &r)) in q.iter().zip(role).enumerate() {
+        if qj == 0.0 {
+            continue;
+        }
+        let sj = s(j as u32);
+        let term = qj * if sj > 0.0 { kappa * sj } else { -sj };
+        match r {
+            Role::Target => slack += qj * sj,
             Role::Column => slack -= term,
             Role::Outside if term > 0.0 => {
                 outside += term;
-                candidates.push((term, j));
+                candidates.push((term, j as u32));
             }
             Role::Outside => {}
         }
     }
     if slack <= 0.0 {
-        return order
+        return step
+            .by_probability()
             .iter()
             .copied()
             .filter(|&j| role[j as usize] == Role::Outside)
@@ -369,10 +383,10 @@ fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> 
     }
     let take = limit.min(candidates.len());
     if take < candidates.len() {
-        candidates.select_nth_unstable_by(take, |a, b| b.0.total_cmp(&a.0));
+        candidates.select_nth_unstable_by(take, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         candidates.truncate(take);
     }
-    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut remaining = outside;
     candidates
         .into_iter()
