@@ -30,6 +30,7 @@ mod batch;
 mod certificate;
 mod critical;
 mod error;
+pub mod filter;
 pub mod instance;
 mod ledger;
 pub mod lp;
@@ -55,6 +56,7 @@ pub use certificate::{
 };
 pub use critical::{critical_threshold, CriticalThreshold, CRITICAL_REL_TOL};
 pub use error::{Error, Result};
+pub use filter::{BatFilter, FilterReport, TokenFilter};
 pub use matrix::MatrixView;
 pub use reduction::{Reduction, Workspace};
 pub use rule::{Rule, ThresholdRule};

@@ -141,7 +141,7 @@ pub fn decide_tokens_with(
     Ok((outcomes, counts))
 }
 
-fn decide_all(
+pub(crate) fn decide_all(
     step: &Step,
     basis: &Basis,
     tokens: &[u32],
