@@ -18,23 +18,8 @@ pub fn min_mass(step: &Step, basis: &Basis, token: usize) -> f64 {
         .iter()
         .map(|&qj| vars.add(variable().min(0.0).max(step.sigma() * qj)))
         .collect();
-    let mut model = vars.minimise(p[token]).using(good_lp::microlp);
-    for k in 0..basis.dim() {
-        let lhs: Expression = p
-            .iter()
-            .enumerate()
-            .map(|(j, &v)| f64::from(basis.row(j)[k]) * v)
-            .sum();
-        let rhs: f64 = q
-            .iter()
-            .enumerate()
-            .map(|(j, &qj)| f64::from(basis.row(j)[k]) * qj)
-            .sum();
-        model = model.with(constraint!(lhs == rhs));
-    }
-    let total: Expression = p.iter().copied().sum();
-    model = model.with(constraint!(total == 1.0));
-    let solution = model
+    let model = vars.minimise(p[token]).using(good_lp::microlp);
+    let solution = with_bottleneck(model, &p, step, basis)
         .solve()
         .expect("the set contains q, so it is never empty");
     solution.value(p[token])
@@ -63,6 +48,18 @@ pub fn critical_tau(step: &Step, basis: &Basis, token: usize) -> Option<f64> {
         model = model.with(constraint!(p[j] - qj * sigma <= 0.0));
     }
     model = model.with(constraint!(p[token] == 0.0));
+    let solution = with_bottleneck(model, &p, step, basis).solve().ok()?;
+    Some(1.0 - 1.0 / solution.value(sigma))
+}
+
+/// `B^T p = B^T q` and `sum p = 1`, the constraints every oracle here shares.
+fn with_bottleneck<M: SolverModel>(
+    mut model: M,
+    p: &[good_lp::Variable],
+    step: &Step,
+    basis: &Basis,
+) -> M {
+    let q = step.q();
     for k in 0..basis.dim() {
         let lhs: Expression = p
             .iter()
@@ -77,7 +74,5 @@ pub fn critical_tau(step: &Step, basis: &Basis, token: usize) -> Option<f64> {
         model = model.with(constraint!(lhs == rhs));
     }
     let total: Expression = p.iter().copied().sum();
-    model = model.with(constraint!(total == 1.0));
-    let solution = model.solve().ok()?;
-    Some(1.0 - 1.0 / solution.value(sigma))
+    model.with(constraint!(total == 1.0))
 }
