@@ -171,10 +171,17 @@ fn truncate(args: &[String]) -> Result<(), String> {
                 counts.chunk_rejected, undecided.len(), counts.solves, counts.set_solves,
                 elapsed_us as f64 / 1e3
             );
-            for (t, outcome) in listed.iter().zip(&outcomes) {
-                if let Outcome::Undecided(reason) = outcome {
-                    println!("  token {t} undecided: {reason:?}");
-                }
+            // The reasons of the first few; without a backend every token below tau is listed.
+            const SHOWN: usize = 20;
+            let reasons = listed.iter().zip(&outcomes).filter_map(|(t, o)| match o {
+                Outcome::Undecided(reason) => Some((t, reason)),
+                _ => None,
+            });
+            for (t, reason) in reasons.take(SHOWN) {
+                println!("  token {t} undecided: {reason:?}");
+            }
+            if undecided.len() > SHOWN {
+                println!("  ... and {} more undecided", undecided.len() - SHOWN);
             }
         }
     }
