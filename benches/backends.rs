@@ -15,6 +15,9 @@ use basis_aware::synthetic::{gaussian_instance, SplitMix64};
 use basis_aware::{decide, Backend, Basis, Rule, Step};
 use criterion::{criterion_group, criterion_main, Criterion};
 
+mod common;
+use common::unembedding;
+
 const VOCAB: usize = 49152;
 const HIDDEN: usize = 576;
 const RANK: usize = 20;
@@ -112,22 +115,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     sequence.finish();
-}
-
-/// `W h` in f32 with eight independent accumulators per row, so the compiler can vectorise it
-/// the way an engine's own kernel would be.
-fn unembedding(w: &[f32], h: &[f32]) -> Vec<f32> {
-    w.chunks_exact(HIDDEN)
-        .map(|row| {
-            let mut lanes = [0.0f32; 8];
-            for (r, x) in row.chunks_exact(8).zip(h.chunks_exact(8)) {
-                for k in 0..8 {
-                    lanes[k] += r[k] * x[k];
-                }
-            }
-            lanes.iter().sum()
-        })
-        .collect()
 }
 
 fn describe(outcome: &basis_aware::Outcome) -> &'static str {
