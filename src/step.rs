@@ -126,8 +126,8 @@ impl Step {
 
     /// The `k` most probable tokens with `q_j > 0` (all of them if fewer), in the order of
     /// [`Step::by_probability`]. Selected in `O(V)` when the full order has not been sorted yet:
-    /// a lazy draw that needs one LP needs only the head of the order (0.13 ms against 1.7 ms
-    /// for the full sort at V = 49152).
+    /// a lazy draw that needs one LP needs only the head of the order (measured at V = 49152,
+    /// Gaussian logits: 0.32 ms for the 168 most probable against 2.4 ms for the full sort).
     pub fn most_probable(&self, k: usize) -> Vec<u32> {
         if let Some(order) = self.by_probability.get() {
             return order[..k.min(order.len())].to_vec();
