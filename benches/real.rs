@@ -237,12 +237,7 @@ fn bench(c: &mut Criterion, s: &Setup) {
     group.finish();
 
     let step = &s.steps[0];
-    let below: Vec<u32> = step
-        .by_probability()
-        .iter()
-        .copied()
-        .filter(|&t| !step.above_threshold(t))
-        .collect();
+    let below = step.below_threshold();
     let (near, tail) = (below[0], below[below.len() / 2]);
     for (name, token) in [("near_tau", near), ("deep_tail", tail)] {
         let outcome =

@@ -141,13 +141,7 @@ fn decide_window(
     k: usize,
 ) -> Result<FilterReport> {
     let step = Step::new(logits, rule)?;
-    let below: Vec<u32> = step
-        .by_probability()
-        .iter()
-        .copied()
-        .filter(|&t| !step.above_threshold(t))
-        .take(k)
-        .collect();
+    let below: Vec<u32> = step.below_threshold().iter().copied().take(k).collect();
     let (outcomes, mut counts, backend_time) =
         decide_all(&step, basis, &below, backend, &mut default_pipeline())?;
     let mut kept: Vec<u32> = (0..step.vocab() as u32)

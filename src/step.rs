@@ -145,6 +145,14 @@ impl Step {
         ids
     }
 
+    /// Tokens with `0 < q_j < tau`, most probable first: the ones BAT has to decide. A suffix
+    /// of [`Step::by_probability`], so it costs the sort once and no copy.
+    pub fn below_threshold(&self) -> &[u32] {
+        let order = self.by_probability();
+        let first = order.partition_point(|&j| self.q[j as usize] >= self.tau);
+        &order[first..]
+    }
+
     /// Whether the threshold alone keeps `token` (ties at `tau` are kept).
     pub fn above_threshold(&self, token: u32) -> bool {
         self.q[token as usize] >= self.tau

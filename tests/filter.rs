@@ -73,10 +73,9 @@ fn the_candidate_window_decides_its_tokens_and_masks_the_rest() {
         let before = inst.step_logits(k).unwrap().to_vec();
         let step = Step::new(&before, &RULE).unwrap();
         let below: Vec<u32> = step
-            .by_probability()
+            .below_threshold()
             .iter()
             .copied()
-            .filter(|&t| !step.above_threshold(t))
             .take(window)
             .collect();
         let (outcomes, _) = decide_tokens(&step, &basis, &below, Some(&mut reference)).unwrap();

@@ -291,12 +291,7 @@ fn the_default_path_agrees_with_highs_on_a_real_step() {
     drop(model);
     let basis = basis_aware::model::cached_svd_basis(model_path(), 20).unwrap();
     let step = Step::new(&logits, &Rule::Eta(9e-4)).unwrap();
-    let below: Vec<u32> = step
-        .by_probability()
-        .iter()
-        .copied()
-        .filter(|&t| !step.above_threshold(t))
-        .collect();
+    let below = step.below_threshold();
     let picks: Vec<u32> = [0, 1, 2, 3, 60, 150, 400, 5000, 30000]
         .iter()
         .filter_map(|&rank| below.get(rank).copied())

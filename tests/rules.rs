@@ -124,3 +124,17 @@ fn the_threshold_is_capped_so_sigma_stays_finite() {
     assert_eq!(step.tau(), basis_aware::TAU_CAP);
     assert!(step.above_threshold(0) && !step.above_threshold(1));
 }
+
+#[test]
+fn below_threshold_is_the_tail_of_the_probability_order() {
+    let logits = [2.0, 1.0, 1.0, f32::NEG_INFINITY, 0.0, -1.0, 0.5];
+    let step = Step::new(&logits, &Rule::TopK(2)).unwrap();
+    let expected: Vec<u32> = step
+        .by_probability()
+        .iter()
+        .copied()
+        .filter(|&t| !step.above_threshold(t))
+        .collect();
+    assert_eq!(step.below_threshold(), &expected[..]);
+    assert_eq!(step.below_threshold(), &[6, 4, 5]);
+}

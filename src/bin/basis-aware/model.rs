@@ -257,10 +257,9 @@ mod with_candle {
                     )
                     .map_err(|e| e.to_string())?;
                     let below: Vec<u32> = step
-                        .by_probability()
+                        .below_threshold()
                         .iter()
                         .copied()
-                        .filter(|&t| !step.above_threshold(t))
                         .take(*window)
                         .collect();
                     let (outcomes, _) = decide_tokens(&step, basis, &below, Some(&mut **backend))
