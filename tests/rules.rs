@@ -138,3 +138,24 @@ fn below_threshold_is_the_tail_of_the_probability_order() {
     assert_eq!(step.below_threshold(), &expected[..]);
     assert_eq!(step.below_threshold(), &[6, 4, 5]);
 }
+
+proptest! {
+    /// The heap selection of the head agrees with the full sort, ties and masked tokens included.
+    #[test]
+    fn most_probable_is_the_head_of_the_probability_order(
+        mut logits in logits(),
+        masked in prop::collection::vec(any::<bool>(), 40),
+        k in 0usize..45,
+    ) {
+        for (l, &m) in logits.iter_mut().zip(&masked).skip(1) {
+            if m {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+        let fresh = Step::new(&logits, &Rule::Epsilon(0.01)).unwrap();
+        let head = fresh.most_probable(k);
+        let order = fresh.by_probability();
+        prop_assert_eq!(&head[..], &order[..k.min(order.len())]);
+        prop_assert_eq!(fresh.most_probable(k), head);
+    }
+}

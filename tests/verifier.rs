@@ -148,3 +148,39 @@ fn malformed_duals_are_refused() {
     };
     assert_eq!(kept_by(&s, &b, &inf), Err(CertificateError::NonFinite(1)));
 }
+
+#[test]
+fn a_verified_dual_is_remembered_only_for_its_own_step_and_basis() {
+    // The verifier remembers the last dual it checked on each thread; interleaved checks of one
+    // vector on different steps and bases must each get their own answer, which a fresh thread
+    // (with nothing remembered) computes.
+    let steps = [step(&Q, 0.05), step(&Q, 0.2)];
+    let column: Vec<f32> = vec![3.0, -1.0, 0.5, 2.0, -4.0];
+    let bases = [
+        zero_basis(5),
+        Basis::explicit(MatrixView::new(&column, 5, 1).unwrap()).unwrap(),
+    ];
+    let y = KeepCertificate { y: vec![0.3, 1.0] };
+    let fresh = |s: usize, b: usize| {
+        let (st, ba, y) = (steps[s].clone(), bases[b].clone(), y.clone());
+        std::thread::spawn(move || kept_by(&st, &ba, &y).unwrap())
+            .join()
+            .unwrap()
+    };
+    let expected: Vec<Vec<u32>> = [(0, 0), (1, 0), (0, 1), (1, 1)]
+        .iter()
+        .map(|&(s, b)| fresh(s, b))
+        .collect();
+    assert_ne!(expected[0], expected[1]);
+    assert_ne!(expected[1], expected[3]);
+    for &(s, b, e) in &[
+        (0, 0, 0),
+        (1, 0, 1),
+        (1, 0, 1),
+        (0, 1, 2),
+        (1, 1, 3),
+        (0, 0, 0),
+    ] {
+        assert_eq!(kept_by(&steps[s], &bases[b], &y).unwrap(), expected[e]);
+    }
+}

@@ -336,37 +336,26 @@ enum Role {
 }
 
 /// Tokens outside the LP that the dual vector `y` does not yet cover, largest term `q_j g(s_j)`
-/// first, at most `limit`; empty when the slack covers them all. The slack is
+/// first, at most `limit`; empty when the slack covers them all. All of them up to the limit,
+/// not just enough to cover the slack: the next round's `y` moves and uncovers others, and
+/// stopping at "enough" added one to six columns a round on marginal tokens (measured on four real
+/// steps, 80 lazy draws: 130 rounds and 7561 pivots before, 104 and 5522 after). The slack is
 /// `sum_{targets} q_i s_i - sum_{columns} q_j g(s_j)`: the keep inequality for one target, the
 /// Farkas inequality for a set of them. When `y` has no slack even on its own columns, the next
 /// most probable tokens are offered instead.
 fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> Vec<u32> {
     let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
-    let s = |j: u32| -> f64 {
-        // Four accumulators: one running sum would wait on every add (see `verify`).
-        let (row, yb) = (basis.row(j as usize), &y[..m]);
-        let mut acc = [0.0f64; 4];
-        let mut rows = row.chunks_exact(4);
-        let mut ys = yb.chunks_exact(4);
-        for (b, yk) in (&mut rows).zip(&mut ys) {
-            for lane in 0..4 {
-                acc[lane] += f64::from(b[lane]) * yk[lane];
-            }
-        }
-        for (&b, &yk) in rows.remainder().iter().zip(ys.remainder()) {
-            acc[0] += f64::from(b) * yk;
-        }
-        y[m] + (acc[0] + acc[1]) + (acc[2] + acc[3])
-    };
+    let mut s = vec![0.0; q.len()];
+    basis.dots(&y[..m], &mut s);
     let (mut slack, mut outside) = (0.0, 0.0);
     let mut candidates = Vec::new();
     // Token order, not probability order: the rows are read sequentially, which is what makes
     // this pass cheap (measured 3.4 ms in probability order, V = 49152, m = 20).
-    for (j, (&qj, &r)) in q.iter().zip(role).enumerate() {
+    for (j, ((&qj, &r), &bj)) in q.iter().zip(role).zip(&s).enumerate() {
         if qj == 0.0 {
             continue;
         }
-        let sj = s(j as u32);
+        let sj = bj + y[m];
         let term = qj * if sj > 0.0 { kappa * sj } else { -sj };
         match r {
             Role::Target => slack += qj * sj,
@@ -396,14 +385,5 @@ fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> 
         candidates.truncate(take);
     }
     candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut remaining = outside;
-    candidates
-        .into_iter()
-        .take_while(|&(t, _)| {
-            let needed = remaining >= PRICING_SAFETY * slack;
-            remaining -= t;
-            needed
-        })
-        .map(|(_, j)| j)
-        .collect()
+    candidates.into_iter().map(|(_, j)| j).collect()
 }

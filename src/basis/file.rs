@@ -63,12 +63,7 @@ impl Basis {
             Some("svd") => BasisKind::Svd { rank: shape[1] },
             _ => BasisKind::Explicit,
         };
-        let basis = Basis {
-            vocab: shape[0],
-            dim: shape[1],
-            data,
-            kind,
-        };
+        let basis = Basis::from_parts(data, shape[0], shape[1], kind);
         Ok((basis, meta))
     }
 }

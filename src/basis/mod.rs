@@ -1,8 +1,11 @@
 //! The basis `B` (`V x m`): the linear maps whose expectations the true distribution shares with
 //! the model's (`B^T p* = B^T q`). Built once per model and reused at every decode step.
 
+mod dots;
 mod file;
 mod svd;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::matrix::MatrixView;
@@ -21,12 +24,24 @@ pub enum BasisKind {
 }
 
 /// The constraint matrix `B`, row-major `V x m` in f32 (row `j` belongs to token `j`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Basis {
     data: Vec<f32>,
     vocab: usize,
     dim: usize,
     kind: BasisKind,
+    /// `|b_j|_1` per token, in f64: the verifier bounds the size of every term it sums with these
+    /// instead of summing `|b_jk y_k|` itself, which halves its pass (see `verify`).
+    row_l1: Vec<f64>,
+    /// Identifies this matrix for the verifier's memo; clones share it (a basis never changes).
+    id: u64,
+}
+
+impl PartialEq for Basis {
+    fn eq(&self, other: &Self) -> bool {
+        (self.vocab, self.dim, self.kind, &self.data)
+            == (other.vocab, other.dim, other.kind, &other.data)
+    }
 }
 
 impl Basis {
@@ -52,22 +67,39 @@ impl Basis {
             )));
         }
         let data = svd::project_on_top_singular_vectors(w, rank);
-        Ok(Self {
+        Ok(Self::from_parts(
             data,
-            vocab: w.rows(),
-            dim: rank,
-            kind: BasisKind::Svd { rank },
-        })
+            w.rows(),
+            rank,
+            BasisKind::Svd { rank },
+        ))
     }
 
     fn from_view(view: MatrixView<'_>, name: &'static str, kind: BasisKind) -> Result<Self> {
         view.check_finite(name)?;
-        Ok(Self {
-            data: view.as_slice().to_vec(),
-            vocab: view.rows(),
-            dim: view.cols(),
+        Ok(Self::from_parts(
+            view.as_slice().to_vec(),
+            view.rows(),
+            view.cols(),
             kind,
-        })
+        ))
+    }
+
+    /// `data` is finite, `vocab * dim` long, `dim > 0`.
+    fn from_parts(data: Vec<f32>, vocab: usize, dim: usize, kind: BasisKind) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let row_l1 = data
+            .chunks_exact(dim)
+            .map(|row| row.iter().map(|&b| f64::from(b).abs()).sum())
+            .collect();
+        Self {
+            data,
+            vocab,
+            dim,
+            kind,
+            row_l1,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     /// Number of tokens `V`.
@@ -87,5 +119,19 @@ impl Basis {
     /// Token `j`'s row `b_j`.
     pub fn row(&self, j: usize) -> &[f32] {
         &self.data[j * self.dim..(j + 1) * self.dim]
+    }
+
+    /// `B y` into `out` (`y` of length `m`, `out` of length `V`), accumulated in f64.
+    pub(crate) fn dots(&self, y: &[f64], out: &mut [f64]) {
+        dots::row_dots(&self.data, self.dim, y, out)
+    }
+
+    /// `|b_j|_1` for every token.
+    pub(crate) fn row_l1(&self) -> &[f64] {
+        &self.row_l1
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 }

@@ -136,8 +136,20 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Four accumulators: one running sum waits on every add. The pivot row (`rho . A_j` for every
+/// nonbasic column) is most of an iteration's work.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0.0f64; 4];
+    let (mut xs, mut ys) = (a.chunks_exact(4), b.chunks_exact(4));
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        for lane in 0..4 {
+            acc[lane] += x[lane] * y[lane];
+        }
+    }
+    for (x, y) in xs.remainder().iter().zip(ys.remainder()) {
+        acc[0] += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 impl<'a> State<'a> {

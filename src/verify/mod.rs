@@ -1,7 +1,9 @@
 //! The independent verifier. Every keep or reject the crate reports passed through here. It
-//! recomputes everything from `q`, `tau` and `B` in f64 and shares no code with any solver, so a
-//! wrong solver answer can make a token undecided but never wrongly decided (beyond the stated
-//! tolerances).
+//! recomputes everything from `q`, `tau` and `B` in f64 and shares no code with any solver (only
+//! the basis's own product `B y`, which column generation also uses), so a wrong solver answer
+//! can make a token undecided but never wrongly decided (beyond the stated tolerances).
+
+mod memo;
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
@@ -17,9 +19,9 @@ pub const REJECT_RESIDUAL_TOL: f64 = 1e-9;
 
 /// Relative margin a keep certificate must clear: token `i` is kept only if
 /// `sigma q_i s_i - sum_j q_j g(s_j) > KEEP_MARGIN_TOL * (sigma q_i |s|_i + max(kappa, 1) sum_j q_j |s|_j)`,
-/// where `|s|_j = sum_k |b_jk y_k| + |y_0|` bounds the size of the terms each `s_j` sums. This
-/// covers the f64 evaluation error of the check itself with room to spare and makes the keep hold
-/// for every basis within this relative distance of `B`.
+/// where `|s|_j = |b_j|_1 |y|_inf + |y_0|` bounds the size of the terms each `s_j` sums
+/// (`sum_k |b_jk y_k| + |y_0|`). This covers the f64 evaluation error of the check itself with
+/// room to spare and makes the keep hold for every basis within this relative distance of `B`.
 pub const KEEP_MARGIN_TOL: f64 = 1e-9;
 
 /// Why a certificate was refused.
@@ -77,56 +79,46 @@ pub fn kept_by(
     if let Some(k) = cert.y.iter().position(|v| !v.is_finite()) {
         return Err(CertificateError::NonFinite(k));
     }
-    let (y, y0) = (&cert.y[..m], cert.y[m]);
+    if let Some(kept) = memo::lookup(step.id(), basis.id(), &cert.y) {
+        return Ok(kept);
+    }
+    let kept = kept_by_pass(step, basis, &cert.y);
+    memo::store(step.id(), basis.id(), &cert.y, &kept);
+    Ok(kept)
+}
+
+/// The check of [`kept_by`] on a finite `y` of the right length. The size of each `s_j` is
+/// bounded by `|b_j|_1 |y|_inf + |y_0|` (row norms precomputed with the basis), above the
+/// `sum_k |b_jk y_k| + |y_0|` of [`KEEP_MARGIN_TOL`], so the margin is at least the stated one.
+fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
+    let m = basis.dim();
+    let (y, y0) = (&y[..m], y[m]);
+    let y_max = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     let (sigma, kappa) = (step.sigma(), step.kappa());
-    let q = step.q();
+    let (q, l1) = (step.q(), basis.row_l1());
     let mut s = vec![0.0; q.len()];
-    let mut size = vec![0.0; q.len()];
-    let (mut total, mut total_size) = (0.0f64, 0.0f64);
-    for (j, &qj) in q.iter().enumerate() {
+    basis.dots(y, &mut s);
+    let (mut total, mut weighted_l1, mut mass) = (0.0f64, 0.0f64, 0.0f64);
+    for ((sj, &qj), &l1j) in s.iter_mut().zip(q).zip(l1) {
         if qj == 0.0 {
             continue;
         }
-        let (dot, abs) = dot_and_size(basis.row(j), y);
-        let (dot, abs) = (dot + y0, abs + y0.abs());
-        s[j] = dot;
-        size[j] = abs;
-        total += qj * if dot > 0.0 { kappa * dot } else { -dot };
-        total_size += qj * abs;
+        *sj += y0;
+        total += qj * if *sj > 0.0 { kappa * *sj } else { -*sj };
+        weighted_l1 += qj * l1j;
+        mass += qj;
     }
-    let spread = total_size * kappa.max(1.0);
-    Ok((0..q.len())
-        .filter(|&i| {
-            let lhs = sigma * q[i] * s[i];
-            q[i] > 0.0 && lhs - total > KEEP_MARGIN_TOL * (sigma * q[i] * size[i] + spread)
-        })
-        .map(|i| i as u32)
-        .collect())
-}
-
-/// `b . y` and `sum_k |b_k y_k|` in f64, on four independent accumulators: a single running sum
-/// waits on every add, which made this pass latency-bound. The margin of [`KEEP_MARGIN_TOL`] is
-/// stated against `sum_k |b_k y_k|`, so it covers any summation order.
-fn dot_and_size(row: &[f32], y: &[f64]) -> (f64, f64) {
-    let (mut dot, mut abs) = ([0.0f64; 4], [0.0f64; 4]);
-    let mut rows = row.chunks_exact(4);
-    let mut ys = y.chunks_exact(4);
-    for (b, yk) in (&mut rows).zip(&mut ys) {
-        for lane in 0..4 {
-            let term = f64::from(b[lane]) * yk[lane];
-            dot[lane] += term;
-            abs[lane] += term.abs();
+    let spread = (y_max * weighted_l1 + y0.abs() * mass) * kappa.max(1.0);
+    // Token i is kept when sigma q_i (s_i - TOL |s|_i) > total + TOL spread.
+    let bar = total + KEEP_MARGIN_TOL * spread;
+    let mut kept = Vec::new();
+    for (i, ((&si, &qi), &l1i)) in s.iter().zip(q).zip(l1).enumerate() {
+        let size = l1i * y_max + y0.abs();
+        if qi > 0.0 && sigma * qi * (si - KEEP_MARGIN_TOL * size) > bar {
+            kept.push(i as u32);
         }
     }
-    for (&b, &yk) in rows.remainder().iter().zip(ys.remainder()) {
-        let term = f64::from(b) * yk;
-        dot[0] += term;
-        abs[0] += term.abs();
-    }
-    (
-        (dot[0] + dot[1]) + (dot[2] + dot[3]),
-        (abs[0] + abs[1]) + (abs[2] + abs[3]),
-    )
+    kept
 }
 
 /// Every token with `q_j > 0` that the point sets to zero, ascending, after checking that the
