@@ -50,10 +50,11 @@ pub struct WarmStart {
 pub struct Options {
     /// Pivots before giving up with [`SimplexError::IterationLimit`].
     pub max_iterations: usize,
-    /// Wall time before giving up with [`SimplexError::TimeLimit`] (checked at each
-    /// refactorisation).
+    /// Wall time before giving up with [`SimplexError::TimeLimit`] (checked every
+    /// 64 pivots).
     pub time_limit: std::time::Duration,
-    /// Pivots between refactorisations of the basis inverse.
+    /// Pivots between refactorisations of the basis inverse (raised to the number of rows when
+    /// that is larger).
     pub refactor_every: usize,
     /// Largest violation of a bound (or of a row, through its logical variable) accepted as
     /// feasible. The caller polishes and verifies the point.
