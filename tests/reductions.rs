@@ -5,7 +5,9 @@
 mod common;
 
 use basis_aware::backends::SimplexBackend;
-use basis_aware::reduction::{EachToken, Exactness, HeadKeeps, Reduction, TailChunks, Workspace};
+use basis_aware::reduction::{
+    ApproxKMeansFusion, EachToken, Exactness, HeadKeeps, Reduction, TailChunks, Workspace,
+};
 use basis_aware::synthetic::gaussian_instance;
 use basis_aware::testing::{case, check_reduction};
 use basis_aware::{truncate_with, KeepProof, Outcome, RejectProof, Rule, Step};
@@ -28,6 +30,39 @@ proptest! {
             prop_assert!(report.is_sound(), "{}", report);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Fusion restricts the feasible set: its rejects are expanded, verified certificates, and
+    /// only its keeps may differ from the exact rule (towards keeping).
+    #[test]
+    fn kmeans_fusion_only_errs_towards_keeping(
+        c in case(24),
+        eta in 0.02f64..0.3,
+        groups in 1usize..6,
+        head in 0usize..6,
+    ) {
+        let step = Step::new(&c.logits, &Rule::Eta(eta)).unwrap();
+        let basis = c.basis();
+        let mut fusion = ApproxKMeansFusion::new(&basis, groups.min(basis.vocab()), 7)
+            .unwrap()
+            .with_head(head);
+        let report = check_reduction(&mut fusion, &step, &basis, oracle().as_mut(), &mut SimplexBackend::default()).unwrap();
+        prop_assert_eq!(report.exactness, Exactness::Approximate);
+        prop_assert!(report.kept_to_rejected.is_empty(), "{}", report);
+    }
+}
+
+#[test]
+fn kmeans_fusion_refuses_impossible_group_counts() {
+    let (_, basis) = step_with_keeps_and_rejects();
+    assert!(ApproxKMeansFusion::new(&basis, 0, 1).is_err());
+    assert!(ApproxKMeansFusion::new(&basis, basis.vocab() + 1, 1).is_err());
+    let fusion = ApproxKMeansFusion::new(&basis, 3, 1).unwrap();
+    assert_eq!(fusion.assignment().len(), basis.vocab());
+    assert!(fusion.assignment().iter().all(|&g| g < 3));
 }
 
 /// Claims to be exact but rejects the most probable pending token without a certificate.

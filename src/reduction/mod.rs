@@ -11,6 +11,7 @@
 
 mod chunks;
 mod each;
+mod fusion;
 mod head;
 
 use crate::backend::{Backend, BackendError};
@@ -21,6 +22,7 @@ use crate::step::Step;
 
 pub use chunks::{TailChunks, CHUNK_MASS};
 pub use each::EachToken;
+pub use fusion::{ApproxKMeansFusion, DEFAULT_FUSION_HEAD};
 pub use head::HeadKeeps;
 
 /// Whether a reduction's decisions all carry certificates.
@@ -96,6 +98,16 @@ impl<'a> Workspace<'_, 'a> {
 
     pub fn outcome(&self, token: u32) -> Option<&Outcome> {
         self.ledger.get(token).map(|(o, _)| o)
+    }
+
+    /// The backend, for auxiliary problems a reduction builds itself (e.g. a fused step). Its
+    /// answers decide nothing here: only [`Workspace::submit`] (verified) and
+    /// [`Workspace::assume`] (labelled) write outcomes.
+    pub fn backend(&mut self) -> Option<&mut dyn Backend> {
+        match self.backend.as_deref_mut() {
+            Some(b) => Some(b),
+            None => None,
+        }
     }
 
     /// Whether a backend is present (without one, `solve` and `solve_set` do nothing).
