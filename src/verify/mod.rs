@@ -87,17 +87,19 @@ pub fn kept_by(
     Ok(kept)
 }
 
-/// The check of [`kept_by`] on a finite `y` of the right length. The size of each `s_j` is
-/// bounded by `|b_j|_1 |y|_inf + |y_0|` (row norms precomputed with the basis), above the
-/// `sum_k |b_jk y_k| + |y_0|` of [`KEEP_MARGIN_TOL`], so the margin is at least the stated one.
+/// The check of [`kept_by`] on a finite `y` of the right length. A first pass bounds the size of
+/// each `s_j` by `|b_j|_1 |y|_inf + |y_0|` (row norms precomputed with the basis), above the
+/// `sum_k |b_jk y_k| + |y_0|` of [`KEEP_MARGIN_TOL`]: a token that clears that margin clears the
+/// stated one. Tokens whose inequality holds but not by the wider margin (marginal ones) get a
+/// second pass with the exact sizes, so the rule is the one [`KEEP_MARGIN_TOL`] states.
 fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
     let m = basis.dim();
-    let (y, y0) = (&y[..m], y[m]);
-    let y_max = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let (yb, y0) = (&y[..m], y[m]);
+    let y_max = yb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     let (sigma, kappa) = (step.sigma(), step.kappa());
     let (q, l1) = (step.q(), basis.row_l1());
     let mut s = vec![0.0; q.len()];
-    basis.dots(y, &mut s);
+    basis.dots(yb, &mut s);
     let (mut total, mut weighted_l1, mut mass) = (0.0f64, 0.0f64, 0.0f64);
     for ((sj, &qj), &l1j) in s.iter_mut().zip(q).zip(l1) {
         if qj == 0.0 {
@@ -111,14 +113,61 @@ fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
     let spread = (y_max * weighted_l1 + y0.abs() * mass) * kappa.max(1.0);
     // Token i is kept when sigma q_i (s_i - TOL |s|_i) > total + TOL spread.
     let bar = total + KEEP_MARGIN_TOL * spread;
-    let mut kept = Vec::new();
+    let (mut kept, mut marginal) = (Vec::new(), Vec::new());
     for (i, ((&si, &qi), &l1i)) in s.iter().zip(q).zip(l1).enumerate() {
+        if qi == 0.0 {
+            continue;
+        }
         let size = l1i * y_max + y0.abs();
-        if qi > 0.0 && sigma * qi * (si - KEEP_MARGIN_TOL * size) > bar {
+        if sigma * qi * (si - KEEP_MARGIN_TOL * size) > bar {
             kept.push(i as u32);
+        } else if sigma * qi * si > total {
+            marginal.push(i as u32);
         }
     }
+    if !marginal.is_empty() {
+        kept.extend(marginal_kept(step, basis, y, &s, total, &marginal));
+        kept.sort_unstable();
+    }
     kept
+}
+
+/// The tokens of `marginal` that clear [`KEEP_MARGIN_TOL`] with the exact term sizes
+/// `sum_k |b_jk y_k| + |y_0|`: one more pass over the basis, only when a dual is that close.
+fn marginal_kept(
+    step: &Step,
+    basis: &Basis,
+    y: &[f64],
+    s: &[f64],
+    total: f64,
+    marginal: &[u32],
+) -> Vec<u32> {
+    let m = basis.dim();
+    let (yb, y0) = (&y[..m], y[m]);
+    let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
+    let size = |j: usize| -> f64 {
+        let row: f64 = basis
+            .row(j)
+            .iter()
+            .zip(yb)
+            .map(|(&b, &v)| (f64::from(b) * v).abs())
+            .sum();
+        row + y0.abs()
+    };
+    let spread: f64 = (0..q.len())
+        .filter(|&j| q[j] > 0.0)
+        .map(|j| q[j] * size(j))
+        .sum::<f64>()
+        * kappa.max(1.0);
+    marginal
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let i = i as usize;
+            let lhs = sigma * q[i] * s[i];
+            lhs - total > KEEP_MARGIN_TOL * (sigma * q[i] * size(i) + spread)
+        })
+        .collect()
 }
 
 /// Every token with `q_j > 0` that the point sets to zero, ascending, after checking that the
