@@ -23,7 +23,7 @@ use crate::verify;
 /// `SMALL_BASIS_BONUS` per row for the first `SMALL_BASIS_ROWS` rows (see [`first_column_count`]).
 const FIRST_COLUMNS_PER_ROW: usize = 2;
 const SMALL_BASIS_BONUS: usize = 6;
-const SMALL_BASIS_ROWS: usize = 64;
+const SMALL_BASIS_ROWS: usize = 21;
 /// Fewest columns of the first restricted LP.
 const MIN_FIRST_COLUMNS: usize = 128;
 /// Mass the first column set holds, in units of `q_t / kappa` (see [`first_columns`]).
@@ -299,11 +299,11 @@ fn run(
     })
 }
 
-/// `2 (m + 1) + 6 min(m + 1, 64)`, at least [`MIN_FIRST_COLUMNS`]: eight columns a row at
-/// `m = 20` (168, where it was tuned) and close to two a row at the full basis (1538 at
+/// `2 (m + 1) + 6 min(m + 1, 21)`, at least [`MIN_FIRST_COLUMNS`]: eight columns a row at
+/// `m = 20` (168, where it was tuned) and close to two a row at the full basis (1280 at
 /// `m = 576`), where every column costs `m` flops a pivot. Measured on a real SmolLM2 step at
-/// `m = 576`, one kept token: 4616 columns took 3997 pivots, 2308 took 2292, 1154 took 1471, and
-/// 577 needed a second round of 2885 columns.
+/// `m = 576`, one kept token: 4616 columns took 3997 pivots, 2308 took 2292, 1538 took 1635,
+/// 1280 took 1535, and 577 needed a second round of 2885 columns.
 fn first_column_count(rows: usize) -> usize {
     (FIRST_COLUMNS_PER_ROW * rows + SMALL_BASIS_BONUS * rows.min(SMALL_BASIS_ROWS))
         .max(MIN_FIRST_COLUMNS)

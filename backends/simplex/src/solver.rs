@@ -124,7 +124,7 @@ pub fn solve_from(
                 }
             })
             .collect();
-        let Some(q) = state.entering(&alpha, delta) else {
+        let Some((q, flips)) = state.entering(&alpha, delta) else {
             // No nonbasic variable can move x_Bp towards its bound: row p of B^-1 proves it.
             let sign = if delta < 0.0 { -1.0 } else { 1.0 };
             let answer = Answer::Infeasible {
@@ -133,7 +133,8 @@ pub fn solve_from(
             };
             return Ok((answer, state.warm_start()));
         };
-        state.pivot(p, q, delta, &alpha)?;
+        let remaining = state.flip(p, delta, &flips);
+        state.pivot(p, q, remaining, delta > 0.0, &alpha)?;
         fresh = false;
     }
     Err(SimplexError::IterationLimit(options.max_iterations))
@@ -350,45 +351,115 @@ impl<'a> State<'a> {
         best.map(|(i, delta, _)| (i, delta))
     }
 
-    /// Harris two-pass dual ratio test over the eligible nonbasic structurals.
-    fn entering(&self, alpha: &[f64], delta: f64) -> Option<usize> {
+    /// Bound-flipping dual ratio test with Harris tolerances: walks the breakpoints `d_j / a_j`
+    /// of the eligible nonbasic structurals in increasing order. Passing a breakpoint flips that
+    /// variable to its other bound and lowers the dual objective's slope (first the leaving
+    /// row's infeasibility `|delta|`) by `|a_j| u_j`; the walk stops where the slope would turn
+    /// negative, and the entering variable is chosen there by the Harris rule (largest `|a_j|`
+    /// among the breakpoints within tolerance). Every variable here is boxed, so one pivot can
+    /// pass many breakpoints that the textbook ratio test would take one pivot each.
+    ///
+    /// Returns the entering column and the columns to flip, or `None` when every breakpoint can
+    /// be passed: then no point reaches the leaving row's bound (a Farkas ray).
+    fn entering(&self, alpha: &[f64], delta: f64) -> Option<(usize, Vec<usize>)> {
         let scale = alpha.iter().fold(0.0f64, |m, a| m.max(a.abs()));
         if scale == 0.0 {
             return None;
         }
         let tiny = PIVOT_TOL * scale;
         let sign = if delta < 0.0 { -1.0 } else { 1.0 };
-        let eligible = |j: usize| -> Option<f64> {
+        // (ratio, Harris bound of this breakpoint, column, |a_j|).
+        let mut breakpoints: Vec<(f64, f64, usize, f64)> = Vec::new();
+        for (j, &alpha_j) in alpha.iter().enumerate().take(self.n) {
             if self.is_basic[j] || self.lp.upper[j] == 0.0 {
-                return None;
+                continue;
             }
-            let a = sign * alpha[j];
+            let a = sign * alpha_j;
             let ok = if self.at_upper[j] {
                 a < -tiny
             } else {
                 a > tiny
             };
-            ok.then_some(a)
-        };
-        let mut bound = f64::INFINITY;
-        for j in 0..self.n {
-            if let Some(a) = eligible(j) {
+            if ok {
                 let tol = HARRIS_TOL * self.cost_scale * a.signum();
-                bound = bound.min((self.reduced[j] + tol) / a);
+                breakpoints.push((self.reduced[j] / a, (self.reduced[j] + tol) / a, j, a.abs()));
             }
         }
-        let mut choice: Option<(usize, f64)> = None;
-        for j in 0..self.n {
-            if let Some(a) = eligible(j) {
-                if self.reduced[j] / a <= bound && choice.is_none_or(|(_, b)| a.abs() > b) {
-                    choice = Some((j, a.abs()));
-                }
+        breakpoints.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.2.cmp(&y.2)));
+        let mut slope = delta.abs();
+        let mut passed = 0;
+        while passed < breakpoints.len() {
+            let (_, _, j, a) = breakpoints[passed];
+            let after = slope - a * self.lp.upper[j];
+            if after < 0.0 {
+                break;
             }
+            slope = after;
+            passed += 1;
         }
-        choice.map(|(j, _)| j)
+        if passed == breakpoints.len() {
+            return None;
+        }
+        // Harris: among the breakpoints from `passed` on whose ratio stays within the smallest
+        // tolerant bound, the largest |a_j| enters; the ones before it are flipped.
+        let bound = breakpoints[passed..]
+            .iter()
+            .map(|b| b.1)
+            .fold(f64::INFINITY, f64::min);
+        let (offset, _) = breakpoints[passed..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, b)| b.0 <= bound)
+            .fold(
+                (0, 0.0),
+                |best, (k, b)| if b.3 > best.1 { (k, b.3) } else { best },
+            );
+        let entering = breakpoints[passed + offset].2;
+        let flips = breakpoints[..passed].iter().map(|b| b.2).collect();
+        Some((entering, flips))
     }
 
-    fn pivot(&mut self, p: usize, q: usize, delta: f64, alpha: &[f64]) -> Result<(), SimplexError> {
+    /// Moves every column of `flips` to its other bound and the basic variables with them
+    /// (`x_B -= B^-1 sum_j A_j dx_j`); returns the leaving row's remaining infeasibility, on the
+    /// side of `delta` (the ratio test stopped before it could change sign; rounding may leave
+    /// it at zero, never across).
+    fn flip(&mut self, p: usize, delta: f64, flips: &[usize]) -> f64 {
+        if !flips.is_empty() {
+            let mut shift = vec![0.0; self.lp.rows];
+            for &j in flips {
+                let step = if self.at_upper[j] {
+                    -self.lp.upper[j]
+                } else {
+                    self.lp.upper[j]
+                };
+                self.at_upper[j] = !self.at_upper[j];
+                for (s, a) in shift.iter_mut().zip(column(&self.lp, j)) {
+                    *s += a * step;
+                }
+            }
+            let moved = &self.inverse * DVector::from_vec(shift);
+            for (x, m) in self.x_basic.iter_mut().zip(moved.iter()) {
+                *x -= m;
+            }
+        }
+        let (x, u) = (self.x_basic[p], self.upper(self.basic[p]));
+        if delta < 0.0 {
+            x.min(0.0)
+        } else {
+            (x - u).max(0.0)
+        }
+    }
+
+    /// Pivots `q` into row `p`, whose variable moves by `delta` to its bound and leaves there
+    /// (its upper bound when `to_upper`).
+    fn pivot(
+        &mut self,
+        p: usize,
+        q: usize,
+        delta: f64,
+        to_upper: bool,
+        alpha: &[f64],
+    ) -> Result<(), SimplexError> {
         let col_q = column(&self.lp, q);
         let alpha_q = &self.inverse * DVector::from_column_slice(col_q);
         let pivot = alpha_q[p];
@@ -410,7 +481,7 @@ impl<'a> State<'a> {
         let entering_value = self.nonbasic_value(q) + theta_p;
         let leaving = self.basic[p];
         if leaving < self.n {
-            self.at_upper[leaving] = delta > 0.0;
+            self.at_upper[leaving] = to_upper;
             self.reduced[leaving] = -theta_d;
         }
         self.is_basic[leaving] = false;
