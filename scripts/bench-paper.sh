@@ -31,7 +31,15 @@ fi
 py="$venv/bin/python"
 
 cargo build --release --features cli,candle,highs --bin basis-aware
-bin="$CARGO_TARGET_DIR/release/basis-aware"
+
+run="$cache/bench-paper/run-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$run"
+echo "bench-paper: writing $run" >&2
+# The run keeps its own copy of the binary: the target directory may be shared, and another
+# build must not swap it in the middle of a run.
+bin="$run/basis-aware"
+cp "$CARGO_TARGET_DIR/release/basis-aware" "$bin"
+[[ "$("$bin" --help)" == *--each* ]] || { echo "bench-paper: $bin is not this tree's build" >&2; exit 1; }
 
 instance="$cache/bench-paper/smol.safetensors"
 if [ ! -f "$instance" ]; then
@@ -41,9 +49,6 @@ if [ ! -f "$instance" ]; then
     --out "$instance" --model "$model"
 fi
 
-run="$cache/bench-paper/run-$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$run"
-echo "bench-paper: writing $run" >&2
 {
   echo "# started $(date -u +%FT%TZ) on $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# $(uname -srm), $("$py" --version); $("$py" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("cvxpy", "clarabel", "highspy", "scipy", "numpy", "safetensors")))')"
