@@ -51,6 +51,21 @@ impl Counts {
     }
 }
 
+/// Field by field, so that decisions made in several calls can be reported as one.
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Self) {
+        self.threshold_kept += other.threshold_kept;
+        self.dual_kept += other.dual_kept;
+        self.zero_mass_rejected += other.zero_mass_rejected;
+        self.point_rejected += other.point_rejected;
+        self.chunk_rejected += other.chunk_rejected;
+        self.approximate += other.approximate;
+        self.undecided += other.undecided;
+        self.solves += other.solves;
+        self.set_solves += other.set_solves;
+    }
+}
+
 /// The result of truncating one step.
 #[derive(Debug, Clone)]
 pub struct Truncation {

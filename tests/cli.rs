@@ -91,6 +91,38 @@ fn json_lines_partition_the_listed_tokens() {
     assert!(line["rejected_count"].is_u64() && line.get("rejected").is_none());
 }
 
+/// `--each` decides the listed tokens one call apiece: the same decisions as one call for all,
+/// with one time per token in list order.
+#[test]
+fn each_times_every_listed_token_and_decides_the_same() {
+    let path = scratch("each.safetensors");
+    gaussian_instance(300, 4, 1, 6.0, 3).save(&path).unwrap();
+    let tokens = "7,0,299,150,42";
+    let decide = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["truncate", path_str(&path), "--tokens", tokens, "--json"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (together, each) = (decide(&[]), decide(&["--each"]));
+    for key in ["kept", "rejected", "undecided"] {
+        assert_eq!(together[key], each[key], "{key}");
+    }
+    assert_eq!(each["token_us"].as_array().unwrap().len(), 5);
+    assert!(each["token_us"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t.is_u64()));
+    assert!(each["step_us"].is_u64());
+    assert!(together.get("token_us").is_none());
+}
+
 /// Half-precision tensors read as the f32 values they hold: values on a grid that f16 and bf16
 /// represent exactly give the same output as the f32 file.
 #[test]
@@ -164,6 +196,7 @@ fn bad_input_exits_with_code_2_and_one_line() {
     assert_bad_input(&["truncate", g, "--svd", "9"], "svd rank");
     assert_bad_input(&["truncate", g, "--backend", "cplex"], "not in this build");
     assert_bad_input(&["truncate", g, "--frobnicate", "1"], "unknown flag");
+    assert_bad_input(&["truncate", g, "--each"], "--each");
     assert_bad_input(&["nonsense"], "subcommand");
 
     let mut nan = gaussian_instance(30, 3, 1, 4.0, 2);

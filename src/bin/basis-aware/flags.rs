@@ -1,10 +1,13 @@
-//! The command line's flags: positional arguments and `--name value` pairs (`--json` alone).
+//! The command line's flags: positional arguments, `--name value` pairs and the switches
+//! `--json` and `--each`.
 
-/// Flags after the subcommand: positional arguments and `--name value` pairs (`--json` alone).
+/// Flags after the subcommand: positional arguments, `--name value` pairs and switches.
 pub struct Flags {
     pub positional: Vec<String>,
     named: Vec<(String, String)>,
     pub json: bool,
+    /// `truncate --each`: decide the listed tokens one call apiece and time each.
+    pub each: bool,
 }
 
 impl Flags {
@@ -13,11 +16,14 @@ impl Flags {
             positional: Vec::new(),
             named: Vec::new(),
             json: false,
+            each: false,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             if arg == "--json" {
                 flags.json = true;
+            } else if arg == "--each" {
+                flags.each = true;
             } else if let Some(name) = arg.strip_prefix("--") {
                 if !known.contains(&name) {
                     return Err(format!("unknown flag --{name}; see `basis-aware --help`"));

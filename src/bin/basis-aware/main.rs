@@ -10,14 +10,16 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use basis_aware::instance::Instance;
-use basis_aware::{backends, decide_tokens, synthetic, Backend, Outcome, Rule, Step};
+use basis_aware::{
+    backends, decide_tokens, synthetic, Backend, Basis, Counts, Outcome, Rule, Step,
+};
 use serde_json::json;
 
 use flags::Flags;
 
 const USAGE: &str = "usage:
   basis-aware truncate INSTANCE.safetensors [--step K] [--rule eta=0.0009|epsilon=E|top-p=P|top-k=K|min-p=M]
-                       [--svd C] [--backend NAME] [--tokens ID,ID,...] [--time-limit SECONDS] [--json]
+                       [--svd C] [--backend NAME] [--tokens ID,ID,... [--each]] [--time-limit SECONDS] [--json]
   basis-aware synth --out FILE.safetensors [--vocab V] [--dim D] [--steps N] [--scale S] [--seed N]
   basis-aware export --prompt TEXT --out FILE.safetensors [--steps N] [--model PATH]   (feature candle)
   basis-aware generate --prompt TEXT [--seed N] [--max-tokens N] [--rule R] [--svd C] [--window K]
@@ -97,7 +99,8 @@ fn truncate(args: &[String]) -> Result<(), String> {
         return Err("--time-limit must be a positive number of seconds".into());
     }
     let default_backend = backends::AVAILABLE.first().copied().unwrap_or("none");
-    let mut backend = make_backend(flags.get("backend").unwrap_or(default_backend), time_limit)?;
+    let backend_name = flags.get("backend").unwrap_or(default_backend);
+    let mut backend = make_backend(backend_name, time_limit)?;
     let tokens: Option<Vec<u32>> = flags
         .get("tokens")
         .map(|list| {
@@ -110,6 +113,9 @@ fn truncate(args: &[String]) -> Result<(), String> {
                 .collect()
         })
         .transpose()?;
+    if flags.each && tokens.is_none() {
+        return Err("--each times the tokens of --tokens one by one; give --tokens".into());
+    }
     let instance = Instance::load(path).map_err(|e| e.to_string())?;
     let basis = instance.basis(svd).map_err(|e| e.to_string())?;
     let steps: Vec<usize> = match flags.get("step") {
@@ -133,13 +139,22 @@ fn truncate(args: &[String]) -> Result<(), String> {
                 &all
             }
         };
-        let (outcomes, counts) = decide_tokens(
-            &step,
-            &basis,
-            listed,
-            backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
-        )
-        .map_err(|e| e.to_string())?;
+        // With --each: the per-step setup time, then each token's.
+        let mut timed: Option<(u64, Vec<u64>)> = None;
+        let (outcomes, counts) = if flags.each {
+            // The probability order is per step, shared by every token: sorted before the clocks.
+            step.by_probability();
+            let (_, token_us) = timed.insert((started.elapsed().as_micros() as u64, vec![]));
+            decide_each(&step, &basis, listed, backend_name, time_limit, token_us)?
+        } else {
+            decide_tokens(
+                &step,
+                &basis,
+                listed,
+                backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
+            )
+            .map_err(|e| e.to_string())?
+        };
         let pick = |f: fn(&Outcome) -> bool| -> Vec<u32> {
             listed
                 .iter()
@@ -162,6 +177,10 @@ fn truncate(args: &[String]) -> Result<(), String> {
                 line["rejected"] = json!(rejected);
             } else {
                 line["rejected_count"] = json!(rejected.len());
+            }
+            if let Some((step_us, token_us)) = &timed {
+                line["step_us"] = json!(step_us);
+                line["token_us"] = json!(token_us);
             }
             println!("{line}");
         } else {
@@ -186,6 +205,36 @@ fn truncate(args: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--each`: every listed token decided by a call of its own with a fresh backend (no
+/// certificate shared between tokens, no warm start), so that each wall time, pushed onto
+/// `token_us` in list order, belongs to one decision: comparable with a solver run per token.
+fn decide_each(
+    step: &Step,
+    basis: &Basis,
+    tokens: &[u32],
+    backend_name: &str,
+    time_limit: f64,
+    token_us: &mut Vec<u64>,
+) -> Result<(Vec<Outcome>, Counts), String> {
+    let mut outcomes = Vec::with_capacity(tokens.len());
+    let mut counts = Counts::default();
+    for &t in tokens {
+        let mut backend = make_backend(backend_name, time_limit)?;
+        let started = Instant::now();
+        let (decided, c) = decide_tokens(
+            step,
+            basis,
+            &[t],
+            backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
+        )
+        .map_err(|e| e.to_string())?;
+        token_us.push(started.elapsed().as_micros() as u64);
+        outcomes.extend(decided);
+        counts += c;
+    }
+    Ok((outcomes, counts))
 }
 
 fn synth(args: &[String]) -> Result<(), String> {
