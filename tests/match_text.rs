@@ -117,11 +117,11 @@ fn match_reports_boundaries_where_each_method_flips() {
         names,
         ["epsilon", "eta", "top-p", "min-p", "BAT-epsilon", "BAT-eta"]
     );
-    // Every decided method rejects exactly the matched share at its parameter (ties aside).
+    // Every method rejects at least the matched share at its parameter (more only on ties).
     for m in matched.iter().filter(|m| m["parameter"].is_number()) {
         let decided = m["decided"].as_u64().unwrap() as f64;
         let rejected = m["rejected"].as_u64().unwrap() as f64;
-        assert!(rejected >= (0.25 * decided).ceil(), "{m}");
+        assert!(rejected >= (param(&m["rate"]) * decided).ceil(), "{m}");
     }
 
     let mut model = GgufModel::load(&model_path).unwrap();

@@ -24,7 +24,7 @@ const USAGE: &str = "usage:
   basis-aware generate --prompt TEXT [--seed N] [--max-tokens N] [--rule R] [--svd C] [--window K]
                        [--plot FILE.svg] [--model PATH]                                  (feature candle)
   basis-aware match --text FILE --out DIR [--tokens N] [--window K] [--context C] [--start-line L]
-                    [--svd C] [--sample S] [--rate R] [--rel-tol T] [--max-width W] [--max-tau T]
+                    [--svd C] [--sample S] [--rate R,R,...] [--rel-tol T] [--max-width W] [--max-tau T]
                     [--model PATH]                                                        (feature candle)";
 
 fn main() -> ExitCode {

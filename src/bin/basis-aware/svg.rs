@@ -115,14 +115,14 @@ pub struct Curve {
 }
 
 /// Writes rising step curves with `x` on a logarithmic axis from `x_min` to 1 and `y` a share
-/// from 0 to 1, with a dotted guide at `y = guide`.
+/// from 0 to 1, with a dotted guide at each of `guides`.
 pub fn rate_chart(
     path: &str,
     title: &str,
     x_label: &str,
     y_label: &str,
     x_min: f64,
-    guide: f64,
+    guides: &[f64],
     series: &[Curve],
 ) -> std::io::Result<()> {
     let (plot_w, plot_h) = (WIDTH - 2.0 * MARGIN, HEIGHT - 2.0 * MARGIN);
@@ -168,11 +168,13 @@ pub fn rate_chart(
             x(v)
         );
     }
-    let _ = writeln!(
-        svg,
-        r##"<path d="M{MARGIN},{} h{plot_w}" stroke="#888" stroke-dasharray="2 3"/>"##,
-        y(guide)
-    );
+    for &guide in guides {
+        let _ = writeln!(
+            svg,
+            r##"<path d="M{MARGIN},{} h{plot_w}" stroke="#888" stroke-dasharray="2 3"/>"##,
+            y(guide)
+        );
+    }
     let _ = writeln!(
         svg,
         r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,

@@ -59,7 +59,8 @@ mod with_candle {
         pub start_line: usize,
         pub svd: usize,
         pub sample: usize,
-        pub rate: f64,
+        /// Shares of gold tokens to match the methods at.
+        pub rates: Vec<f64>,
         pub search: BatSearch,
         pub out: PathBuf,
     }
@@ -98,7 +99,16 @@ mod with_candle {
             start_line: flags.number("start-line", 1)?,
             svd: flags.number("svd", 20)?,
             sample: flags.number("sample", 20)?,
-            rate: flags.number("rate", 0.25)?,
+            rates: flags
+                .get("rate")
+                .unwrap_or("0.25")
+                .split(',')
+                .map(|r| {
+                    r.trim()
+                        .parse::<f64>()
+                        .map_err(|_| format!("--rate: `{r}` is not a number"))
+                })
+                .collect::<Result<_, _>>()?,
             search: BatSearch {
                 rel_tol: flags.number("rel-tol", BatSearch::default().rel_tol)?,
                 max_width: flags.number("max-width", BatSearch::default().max_width)?,
@@ -111,8 +121,8 @@ mod with_candle {
         if settings.window <= settings.context {
             return Err("--window must exceed --context (each window scores the rest)".into());
         }
-        if !(settings.rate > 0.0 && settings.rate < 1.0) {
-            return Err("--rate must lie in (0, 1)".into());
+        if settings.rates.iter().any(|r| !(*r > 0.0 && *r < 1.0)) {
+            return Err("--rate takes shares in (0, 1), comma-separated".into());
         }
         let search = &settings.search;
         if !(search.rel_tol > 0.0 && search.max_width >= search.rel_tol && search.max_width < 1.0) {
@@ -145,7 +155,7 @@ mod with_candle {
     }
 
     /// `match --text FILE --out DIR [--tokens N] [--window K] [--context C] [--start-line L]
-    /// [--svd C] [--sample S] [--rate R] [--rel-tol T] [--max-width W] [--max-tau T]
+    /// [--svd C] [--sample S] [--rate R,R,...] [--rel-tol T] [--max-width W] [--max-tau T]
     /// [--model PATH]`.
     pub fn match_text(args: &[String]) -> Result<(), String> {
         let s = settings(args)?;

@@ -327,10 +327,16 @@ pub fn write(
     };
     let sample = sample_steps(scored.len(), s.sample);
     let mut summary = vec![];
-    for m in &methods {
+    for (m, &rate) in s
+        .rates
+        .iter()
+        .flat_map(|rate| methods.iter().map(move |m| (m, rate)))
+    {
         let decided = m.decided();
-        let Some(parameter) = m.matched(s.rate) else {
-            summary.push(json!({"method": m.name, "decided": decided, "parameter": null}));
+        let Some(parameter) = m.matched(rate) else {
+            summary.push(
+                json!({"rate": rate, "method": m.name, "decided": decided, "parameter": null}),
+            );
             continue;
         };
         let (rejected, ambiguous) = m.rejected_at(parameter);
@@ -344,6 +350,7 @@ pub fn write(
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?;
         let mut entry = json!({
+            "rate": rate,
             "method": m.name,
             "parameter": parameter,
             "decided": decided,
@@ -391,7 +398,7 @@ pub fn write(
         "settings": {
             "text": s.text, "model": s.model, "tokens": s.tokens, "window": s.window,
             "context": s.context, "start_line": s.start_line, "svd": s.svd, "sample": s.sample,
-            "rate": s.rate, "rel_tol": s.search.rel_tol,
+            "rates": s.rates, "rel_tol": s.search.rel_tol,
             "max_width": s.search.max_width, "max_tau": s.search.max_tau,
         },
         "text_tokens": tokens,
@@ -436,7 +443,7 @@ pub fn write(
         "parameter (epsilon, eta, min-p; 1 - p for top-p), log scale",
         "share of gold tokens rejected",
         X_MIN,
-        s.rate,
+        &s.rates,
         &curves,
     )
     .map_err(|e| format!("{}: {e}", plot.display()))?;
@@ -446,14 +453,17 @@ pub fn write(
 }
 
 fn print_summary(results: &Value) {
-    let rate = results["settings"]["rate"].as_f64().unwrap_or(0.0);
     let number = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-    println!(
-        "| method | parameter rejecting {:.0}% of gold tokens | gold tokens rejected there | kept per step by the threshold, all steps (mean / median) | BAT on the sampled steps: kept by threshold + rescued below tau (mean), rescued median [min, max], undecided |",
-        rate * 100.0
-    );
-    println!("|---|---|---|---|---|");
+    let mut rate = f64::NAN;
     for m in results["matched"].as_array().into_iter().flatten() {
+        if number(&m["rate"]) != rate {
+            rate = number(&m["rate"]);
+            println!(
+                "\n| method | parameter rejecting {}% of gold tokens | gold tokens rejected there | kept per step by the threshold, all steps (mean / median) | BAT on the sampled steps: kept by threshold + rescued below tau (mean), rescued median [min, max], undecided |",
+                rate * 100.0
+            );
+            println!("|---|---|---|---|---|");
+        }
         let name = m["method"].as_str().unwrap_or("");
         if m["parameter"].is_null() {
             println!(
