@@ -25,8 +25,9 @@ pub struct CriticalThreshold {
     /// A threshold at which the token is kept (at least `q_i`, where the threshold keeps it).
     pub kept_at: f64,
     pub keep: KeepProof,
-    /// A threshold at which it is rejected, with the point; `None` when it is kept even at
-    /// `tau = max q`, the largest threshold a rule can reach (it is then never rejected).
+    /// A threshold at which it is rejected, with the point; `None` when it is kept at every
+    /// threshold searched: up to `tau = max q`, the largest a rule can reach (it is then never
+    /// rejected), or up to the cap of [`critical_threshold_up_to`] (`kept_at` is then the cap).
     pub rejected_at: Option<(f64, RejectProof)>,
     /// The last reason a probe could not be decided, if one could not (the bracket may then be
     /// wider than asked).
@@ -44,6 +45,25 @@ pub fn critical_threshold(
     backend: &mut dyn Backend,
     rel_tol: f64,
 ) -> Result<CriticalThreshold> {
+    critical_threshold_up_to(step, basis, token, backend, rel_tol, 1.0)
+}
+
+/// [`critical_threshold`] searching only `tau <= max_tau`: a token still kept there comes back
+/// with `rejected_at: None` and `kept_at` at the cap (kept at every `tau` up to it). Decisions
+/// at thresholds near `max q` can cost seconds on a real vocabulary where those near `q_i`
+/// cost milliseconds, and parameter matching rarely needs them.
+///
+/// The search climbs from `q_i` in steps that square the ratio each time (2, 4, 16, ... times
+/// `q_i`), since on real steps the critical value is mostly within a few times `q_i`, then
+/// bisects the bracket geometrically.
+pub fn critical_threshold_up_to(
+    step: &Step,
+    basis: &Basis,
+    token: u32,
+    backend: &mut dyn Backend,
+    rel_tol: f64,
+    max_tau: f64,
+) -> Result<CriticalThreshold> {
     let q = step.q();
     let qi = *q.get(token as usize).ok_or(Error::TokenOutOfRange {
         token,
@@ -54,7 +74,13 @@ pub fn critical_threshold(
             "relative tolerance must be positive and finite, got {rel_tol}"
         )));
     }
-    let q_max = q.iter().copied().fold(0.0, f64::max);
+    if !(max_tau > 0.0 && max_tau <= 1.0) {
+        return Err(Error::Threshold(format!(
+            "the largest threshold searched must lie in (0, 1], got {max_tau}"
+        )));
+    }
+    // The largest threshold any rule can reach is max q (Step clamps to it).
+    let cap = q.iter().copied().fold(0.0, f64::max).min(max_tau);
     let mut result = CriticalThreshold {
         kept_at: qi,
         keep: KeepProof::Threshold,
@@ -68,10 +94,19 @@ pub fn critical_threshold(
         result.rejected_at = Some((0.0, RejectProof::ZeroMass));
         return Ok(result);
     }
-    let (mut lo, mut hi) = (qi, q_max);
-    let mut probe = hi;
+    let (mut lo, mut hi) = (qi, f64::INFINITY);
+    let mut growth = 2.0_f64;
     let mut undecided = 0;
-    while probe > lo {
+    loop {
+        let probe = if hi.is_finite() {
+            (lo * hi).sqrt()
+        } else {
+            (lo * growth).min(cap)
+        };
+        if probe <= lo {
+            // q_i is at or above the cap: kept by the threshold everywhere searched.
+            return Ok(result);
+        }
         let outcome = decide(
             &step.at_threshold(probe)?,
             basis,
@@ -82,10 +117,11 @@ pub fn critical_threshold(
         match outcome {
             Outcome::Keep(proof) => {
                 (lo, result.kept_at, result.keep) = (probe, probe, proof);
-                if probe == q_max {
-                    // Kept at the largest threshold any rule can reach: never rejected.
+                if probe >= cap {
+                    // Kept at the largest threshold searched: never rejected below it.
                     return Ok(result);
                 }
+                growth *= growth;
             }
             Outcome::Reject(proof) => {
                 hi = probe;
@@ -103,9 +139,7 @@ pub fn critical_threshold(
             }
         }
         if hi <= lo * (1.0 + rel_tol) {
-            break;
+            return Ok(result);
         }
-        probe = (lo * hi).sqrt();
     }
-    Ok(result)
 }

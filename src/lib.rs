@@ -34,6 +34,7 @@ pub mod filter;
 pub mod instance;
 mod ledger;
 pub mod lp;
+mod matching;
 mod matrix;
 #[cfg(feature = "candle")]
 pub mod model;
@@ -54,9 +55,12 @@ pub use certificate::{
     Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
     UndecidedReason,
 };
-pub use critical::{critical_threshold, CriticalThreshold, CRITICAL_REL_TOL};
+pub use critical::{
+    critical_threshold, critical_threshold_up_to, CriticalThreshold, CRITICAL_REL_TOL,
+};
 pub use error::{Error, Result};
 pub use filter::{BatFilter, FilterReport, TokenFilter};
+pub use matching::{bat_boundary, BatBoundary, BatSearch, Family};
 pub use matrix::MatrixView;
 pub use reduction::{Reduction, Workspace};
 pub use rule::{Rule, ThresholdRule};

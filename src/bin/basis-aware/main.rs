@@ -2,6 +2,7 @@
 //! Any bad input exits with code 2 and one line on stderr.
 
 mod flags;
+mod match_text;
 mod model;
 #[cfg(feature = "candle")]
 mod svg;
@@ -23,7 +24,10 @@ const USAGE: &str = "usage:
   basis-aware synth --out FILE.safetensors [--vocab V] [--dim D] [--steps N] [--scale S] [--seed N]
   basis-aware export --prompt TEXT --out FILE.safetensors [--steps N] [--model PATH]   (feature candle)
   basis-aware generate --prompt TEXT [--seed N] [--max-tokens N] [--rule R] [--svd C] [--window K]
-                       [--plot FILE.svg] [--model PATH]                                  (feature candle)";
+                       [--plot FILE.svg] [--model PATH]                                  (feature candle)
+  basis-aware match --text FILE --out DIR [--tokens N] [--window K] [--context C] [--start-line L]
+                    [--svd C] [--sample S] [--rate R,R,...] [--rel-tol T] [--max-width W] [--max-tau T]
+                    [--model PATH]                                                        (feature candle)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,6 +46,7 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("synth") => synth(&args[1..]),
         Some("export") => model::export(&args[1..]),
         Some("generate") => model::generate(&args[1..]),
+        Some("match") => match_text::match_text(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             Ok(())

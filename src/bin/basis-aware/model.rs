@@ -2,7 +2,7 @@
 //! instance file; `generate` samples a continuation with and without BAT, the crate's main demo.
 
 #[cfg(feature = "candle")]
-pub use with_candle::{export, generate};
+pub use with_candle::{export, generate, model_path};
 
 #[cfg(not(feature = "candle"))]
 pub fn export(_: &[String]) -> Result<(), String> {
@@ -27,7 +27,8 @@ mod with_candle {
     use crate::flags::Flags;
     use crate::svg;
 
-    fn model_path(flags: &Flags) -> Result<String, String> {
+    /// `--model PATH`, else the `BASIS_AWARE_MODEL` environment variable.
+    pub fn model_path(flags: &Flags) -> Result<String, String> {
         match flags.get("model") {
             Some(path) => Ok(path.to_string()),
             None => std::env::var(MODEL_ENV).map_err(|_| {

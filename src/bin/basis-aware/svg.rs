@@ -105,3 +105,121 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// One line of [`rate_chart`].
+pub struct Curve {
+    pub name: String,
+    pub colour: &'static str,
+    pub dashed: bool,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Writes rising step curves with `x` on a logarithmic axis from `x_min` to 1 and `y` a share
+/// from 0 to 1, with a dotted guide at each of `guides`.
+pub fn rate_chart(
+    path: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    x_min: f64,
+    guides: &[f64],
+    series: &[Curve],
+) -> std::io::Result<()> {
+    let (plot_w, plot_h) = (WIDTH - 2.0 * MARGIN, HEIGHT - 2.0 * MARGIN);
+    let decades = -x_min.log10();
+    let x = |v: f64| MARGIN + plot_w * (v.max(x_min).log10() / decades + 1.0);
+    let y = |v: f64| HEIGHT - MARGIN - plot_h * v;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<path d="M{MARGIN},{MARGIN} V{} H{}" stroke="black" fill="none"/>"#,
+        HEIGHT - MARGIN,
+        WIDTH - MARGIN
+    );
+    for t in 0..=5 {
+        let v = t as f64 / 5.0;
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end">{:.0}%</text><path d="M{MARGIN},{} h{plot_w}" stroke="#ddd"/>"##,
+            MARGIN - 6.0,
+            y(v) + 4.0,
+            v * 100.0,
+            y(v)
+        );
+    }
+    for d in 0..=decades.round() as i32 {
+        let v = 10f64.powi(-d);
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="middle">1e-{d}</text><path d="M{},{MARGIN} v{plot_h}" stroke="#eee"/>"##,
+            x(v),
+            HEIGHT - MARGIN + 18.0,
+            x(v)
+        );
+    }
+    for &guide in guides {
+        let _ = writeln!(
+            svg,
+            r##"<path d="M{MARGIN},{} h{plot_w}" stroke="#888" stroke-dasharray="2 3"/>"##,
+            y(guide)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        HEIGHT - 16.0,
+        escape(x_label)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
+        HEIGHT / 2.0,
+        HEIGHT / 2.0,
+        escape(y_label)
+    );
+    for (k, curve) in series.iter().enumerate() {
+        let Curve {
+            name,
+            colour,
+            dashed,
+            points,
+        } = curve;
+        let dash = if *dashed {
+            r#" stroke-dasharray="6 3""#
+        } else {
+            ""
+        };
+        let path: Vec<String> = points
+            .iter()
+            .map(|&(px, py)| format!("{:.1},{:.1}", x(px), y(py)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="1.6"{dash}/>"#,
+            path.join(" ")
+        );
+        let ly = MARGIN + 8.0 + 16.0 * k as f64;
+        let _ = writeln!(
+            svg,
+            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+            MARGIN + 10.0,
+            MARGIN + 36.0,
+            ly + 4.0,
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
