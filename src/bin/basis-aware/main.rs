@@ -1,9 +1,11 @@
 //! Command-line front end: decide BAT truncation on instance files, and write synthetic ones.
 //! Any bad input exits with code 2 and one line on stderr.
 
+#[cfg(feature = "eval")]
+mod evaluate;
 mod flags;
 mod model;
-#[cfg(feature = "candle")]
+#[cfg(any(feature = "candle", feature = "eval"))]
 mod svg;
 
 use std::process::ExitCode;
@@ -21,7 +23,10 @@ const USAGE: &str = "usage:
   basis-aware synth --out FILE.safetensors [--vocab V] [--dim D] [--steps N] [--scale S] [--seed N]
   basis-aware export --prompt TEXT --out FILE.safetensors [--steps N] [--model PATH]   (feature candle)
   basis-aware generate --prompt TEXT [--seed N] [--max-tokens N] [--rule R] [--svd C] [--window K]
-                       [--plot FILE.svg] [--model PATH]                                  (feature candle)";
+                       [--plot FILE.svg] [--model PATH]                                  (feature candle)
+  basis-aware evaluate --out DIR [--seed N] [--contexts N] [--vocab V] [--dim D] [--latent L]
+                       [--min-support K] [--max-support K] [--zipf A] [--steps N] [--lr X]
+                       [--svd C,C,...] [--time-limit SECONDS] [--targets R,R,...]            (feature eval)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +45,8 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("synth") => synth(&args[1..]),
         Some("export") => model::export(&args[1..]),
         Some("generate") => model::generate(&args[1..]),
+        #[cfg(feature = "eval")]
+        Some("evaluate") => evaluate::evaluate(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             Ok(())
