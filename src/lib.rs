@@ -30,6 +30,8 @@ mod batch;
 mod certificate;
 mod critical;
 mod error;
+#[cfg(feature = "eval")]
+pub mod eval;
 pub mod filter;
 pub mod instance;
 mod ledger;

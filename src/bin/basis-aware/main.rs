@@ -1,10 +1,12 @@
 //! Command-line front end: decide BAT truncation on instance files, and write synthetic ones.
 //! Any bad input exits with code 2 and one line on stderr.
 
+#[cfg(feature = "eval")]
+mod evaluate;
 mod flags;
 mod match_text;
 mod model;
-#[cfg(feature = "candle")]
+#[cfg(any(feature = "candle", feature = "eval"))]
 mod svg;
 
 use std::process::ExitCode;
@@ -27,7 +29,10 @@ const USAGE: &str = "usage:
                        [--plot FILE.svg] [--model PATH]                                  (feature candle)
   basis-aware match --text FILE --out DIR [--tokens N] [--window K] [--context C] [--start-line L]
                     [--svd C] [--sample S] [--rate R,R,...] [--rel-tol T] [--max-width W] [--max-tau T]
-                    [--model PATH]                                                        (feature candle)";
+                    [--model PATH]                                                        (feature candle)
+  basis-aware evaluate --out DIR [--seed N] [--contexts N] [--vocab V] [--dim D] [--latent L]
+                       [--min-support K] [--max-support K] [--zipf A] [--steps N] [--lr X]
+                       [--svd C,C,...] [--time-limit SECONDS] [--targets R,R,...]            (feature eval)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +52,8 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("export") => model::export(&args[1..]),
         Some("generate") => model::generate(&args[1..]),
         Some("match") => match_text::match_text(&args[1..]),
+        #[cfg(feature = "eval")]
+        Some("evaluate") => evaluate::evaluate(&args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             Ok(())

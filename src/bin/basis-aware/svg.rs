@@ -1,5 +1,5 @@
-//! A line chart as a standalone SVG file, written by hand: the demo's one plot does not justify
-//! a plotting dependency.
+//! Line charts as standalone SVG files, written by hand: the demo's plot, the text matching's
+//! rejection curves and the evaluation's curves do not justify a plotting dependency.
 
 use std::fmt::Write as _;
 
@@ -8,6 +8,7 @@ const HEIGHT: f64 = 420.0;
 const MARGIN: f64 = 60.0;
 
 /// Writes `series` (name, colour, y values against 0, 1, 2, ...) to `path`.
+#[cfg(feature = "candle")]
 pub fn line_chart(
     path: &str,
     title: &str,
@@ -107,6 +108,7 @@ fn escape(text: &str) -> String {
 }
 
 /// One line of [`rate_chart`].
+#[cfg(feature = "candle")]
 pub struct Curve {
     pub name: String,
     pub colour: &'static str,
@@ -116,6 +118,7 @@ pub struct Curve {
 
 /// Writes rising step curves with `x` on a logarithmic axis from `x_min` to 1 and `y` a share
 /// from 0 to 1, with a dotted guide at each of `guides`.
+#[cfg(feature = "candle")]
 pub fn rate_chart(
     path: &str,
     title: &str,
@@ -214,6 +217,146 @@ pub fn rate_chart(
         let _ = writeln!(
             svg,
             r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+            MARGIN + 10.0,
+            MARGIN + 36.0,
+            ly + 4.0,
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
+
+/// One curve of [`xy_chart`]: name, colour and `(x, y)` points.
+#[cfg(feature = "eval")]
+pub type Series<'a> = (&'a str, &'a str, &'a [(f64, f64)]);
+
+/// Writes `series` (name, colour, `(x, y)` points) to `path` as a standalone SVG, each axis
+/// linear or logarithmic (base 10; non-positive values are left out of a log axis).
+#[cfg(feature = "eval")]
+pub fn xy_chart(
+    path: &str,
+    title: &str,
+    (x_label, log_x): (&str, bool),
+    (y_label, log_y): (&str, bool),
+    series: &[Series<'_>],
+) -> std::io::Result<()> {
+    let map = |v: f64, log: bool| if log { v.log10() } else { v };
+    let points: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.2.iter()
+                .filter(|(x, y)| (!log_x || *x > 0.0) && (!log_y || *y > 0.0))
+                .map(|&(x, y)| (map(x, log_x), map(y, log_y)))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect()
+        })
+        .collect();
+    let range = |pick: fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = points
+            .iter()
+            .flatten()
+            .map(pick)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        if lo < hi {
+            (lo, hi)
+        } else if lo.is_finite() {
+            (lo - 0.5, lo + 0.5)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    let ((x0, x1), (y0, y1)) = (range(|p| p.0), range(|p| p.1));
+    let (plot_w, plot_h) = (WIDTH - 2.0 * MARGIN, HEIGHT - 2.0 * MARGIN);
+    let px = |v: f64| MARGIN + plot_w * (v - x0) / (x1 - x0);
+    let py = |v: f64| HEIGHT - MARGIN - plot_h * (v - y0) / (y1 - y0);
+    let label = |v: f64, log: bool| {
+        if log {
+            format!("{:.0e}", 10f64.powf(v))
+        } else {
+            format!("{v:.3}")
+        }
+    };
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<path d="M{MARGIN},{} V{} H{}" stroke="black" fill="none"/>"#,
+        MARGIN,
+        HEIGHT - MARGIN,
+        WIDTH - MARGIN
+    );
+    for t in 0..=5 {
+        let (vx, vy) = (
+            x0 + (x1 - x0) * t as f64 / 5.0,
+            y0 + (y1 - y0) * t as f64 / 5.0,
+        );
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="end">{}</text><path d="M{MARGIN},{} h{plot_w}" stroke="#ddd"/>"##,
+            MARGIN - 6.0,
+            py(vy) + 4.0,
+            label(vy, log_y),
+            py(vy)
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            px(vx),
+            HEIGHT - MARGIN + 18.0,
+            label(vx, log_x)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        WIDTH / 2.0,
+        HEIGHT - 16.0,
+        escape(x_label)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
+        HEIGHT / 2.0,
+        HEIGHT / 2.0,
+        escape(y_label)
+    );
+    for (k, ((name, colour, _), pts)) in series.iter().zip(&points).enumerate() {
+        let path: Vec<String> = pts
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            path.join(" ")
+        );
+        // Markers only where the points are a parameter grid, not a dense trace.
+        let markers = if pts.len() <= 50 { pts.as_slice() } else { &[] };
+        for &(x, y) in markers {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
+                px(x),
+                py(y)
+            );
+        }
+        let ly = MARGIN + 16.0 * k as f64;
+        let _ = writeln!(
+            svg,
+            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#,
             MARGIN + 10.0,
             MARGIN + 36.0,
             ly + 4.0,
