@@ -25,26 +25,8 @@ pub fn line_chart(
     let (plot_w, plot_h) = (WIDTH - 2.0 * MARGIN, HEIGHT - 2.0 * MARGIN);
     let x = |i: usize| MARGIN + plot_w * i as f64 / (points - 1) as f64;
     let y = |v: f64| HEIGHT - MARGIN - plot_h * v / y_max;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
     // Axes, with five ticks on each.
-    let _ = writeln!(
-        svg,
-        r#"<path d="M{MARGIN},{} V{} H{}" stroke="black" fill="none"/>"#,
-        MARGIN,
-        HEIGHT - MARGIN,
-        WIDTH - MARGIN
-    );
+    let mut svg = frame(title, x_label, y_label);
     for t in 0..=5 {
         let v = y_max * t as f64 / 5.0;
         let _ = writeln!(
@@ -62,6 +44,44 @@ pub fn line_chart(
             HEIGHT - MARGIN + 18.0
         );
     }
+    for (k, (name, colour, values)) in series.iter().enumerate() {
+        let path: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            path.join(" ")
+        );
+        legend(&mut svg, MARGIN + 16.0 * k as f64, colour, "", name);
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)
+}
+
+/// The opening of a chart: the SVG element, a white background, the title, the axes and their
+/// labels. The caller adds ticks, curves and legend, then `</svg>`.
+fn frame(title: &str, x_label: &str, y_label: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
+        WIDTH / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r#"<path d="M{MARGIN},{MARGIN} V{} H{}" stroke="black" fill="none"/>"#,
+        HEIGHT - MARGIN,
+        WIDTH - MARGIN
+    );
     let _ = writeln!(
         svg,
         r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
@@ -76,29 +96,19 @@ pub fn line_chart(
         HEIGHT / 2.0,
         escape(y_label)
     );
-    for (k, (name, colour, values)) in series.iter().enumerate() {
-        let path: Vec<String> = values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
-            path.join(" ")
-        );
-        let ly = MARGIN + 16.0 * k as f64;
-        let _ = writeln!(
-            svg,
-            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#,
-            MARGIN + 10.0,
-            MARGIN + 36.0,
-            ly + 4.0,
-            escape(name)
-        );
-    }
-    svg.push_str("</svg>\n");
-    std::fs::write(path, svg)
+    svg
+}
+
+/// One legend entry at height `ly`: a short line in the curve's colour and dash, then its name.
+fn legend(svg: &mut String, ly: f64, colour: &str, dash: &str, name: &str) {
+    let _ = writeln!(
+        svg,
+        r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
+        MARGIN + 10.0,
+        MARGIN + 36.0,
+        ly + 4.0,
+        escape(name)
+    );
 }
 
 fn escape(text: &str) -> String {
@@ -132,24 +142,7 @@ pub fn rate_chart(
     let decades = -x_min.log10();
     let x = |v: f64| MARGIN + plot_w * (v.max(x_min).log10() / decades + 1.0);
     let y = |v: f64| HEIGHT - MARGIN - plot_h * v;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
-    let _ = writeln!(
-        svg,
-        r#"<path d="M{MARGIN},{MARGIN} V{} H{}" stroke="black" fill="none"/>"#,
-        HEIGHT - MARGIN,
-        WIDTH - MARGIN
-    );
+    let mut svg = frame(title, x_label, y_label);
     for t in 0..=5 {
         let v = t as f64 / 5.0;
         let _ = writeln!(
@@ -178,20 +171,6 @@ pub fn rate_chart(
             y(guide)
         );
     }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        HEIGHT - 16.0,
-        escape(x_label)
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
-        HEIGHT / 2.0,
-        HEIGHT / 2.0,
-        escape(y_label)
-    );
     for (k, curve) in series.iter().enumerate() {
         let Curve {
             name,
@@ -213,15 +192,7 @@ pub fn rate_chart(
             r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="1.6"{dash}/>"#,
             path.join(" ")
         );
-        let ly = MARGIN + 8.0 + 16.0 * k as f64;
-        let _ = writeln!(
-            svg,
-            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"{dash}/><text x="{}" y="{}">{}</text>"#,
-            MARGIN + 10.0,
-            MARGIN + 36.0,
-            ly + 4.0,
-            escape(name)
-        );
+        legend(&mut svg, MARGIN + 8.0 + 16.0 * k as f64, colour, dash, name);
     }
     svg.push_str("</svg>\n");
     std::fs::write(path, svg)
@@ -279,25 +250,7 @@ pub fn xy_chart(
             format!("{v:.3}")
         }
     };
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="13">{}</text>"#,
-        WIDTH / 2.0,
-        escape(title)
-    );
-    let _ = writeln!(
-        svg,
-        r#"<path d="M{MARGIN},{} V{} H{}" stroke="black" fill="none"/>"#,
-        MARGIN,
-        HEIGHT - MARGIN,
-        WIDTH - MARGIN
-    );
+    let mut svg = frame(title, x_label, y_label);
     for t in 0..=5 {
         let (vx, vy) = (
             x0 + (x1 - x0) * t as f64 / 5.0,
@@ -319,20 +272,6 @@ pub fn xy_chart(
             label(vx, log_x)
         );
     }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-        WIDTH / 2.0,
-        HEIGHT - 16.0,
-        escape(x_label)
-    );
-    let _ = writeln!(
-        svg,
-        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"#,
-        HEIGHT / 2.0,
-        HEIGHT / 2.0,
-        escape(y_label)
-    );
     for (k, ((name, colour, _), pts)) in series.iter().zip(&points).enumerate() {
         let path: Vec<String> = pts
             .iter()
@@ -353,15 +292,7 @@ pub fn xy_chart(
                 py(y)
             );
         }
-        let ly = MARGIN + 16.0 * k as f64;
-        let _ = writeln!(
-            svg,
-            r#"<path d="M{},{ly} h20" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{}</text>"#,
-            MARGIN + 10.0,
-            MARGIN + 36.0,
-            ly + 4.0,
-            escape(name)
-        );
+        legend(&mut svg, MARGIN + 16.0 * k as f64, colour, "", name);
     }
     svg.push_str("</svg>\n");
     std::fs::write(path, svg)
