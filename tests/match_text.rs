@@ -4,7 +4,8 @@
 //! against the rules and BAT decisions made here.
 #![cfg(all(feature = "cli", feature = "candle"))]
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
 use basis_aware::backends::SimplexBackend;
@@ -18,20 +19,6 @@ const PROSE: &str = "The old schoolmaster walked slowly down the road to the vil
 
 /// Relative nudge off a reported boundary.
 const NUDGE: f64 = 1e-6;
-
-fn model_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(MODEL_ENV) {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
-    let out = Command::new("bash").arg(&script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{MODEL_ENV} is unset and the fetch failed"
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(stdout.lines().last().expect("the script prints the path"))
-}
 
 fn param(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
@@ -50,7 +37,7 @@ fn match_reports_boundaries_where_each_method_flips() {
     // oversubscribed passes are several times slower. The only test in this binary, so no
     // other thread reads the environment.
     std::env::set_var("RAYON_NUM_THREADS", "1");
-    let model_path = model_path();
+    let model_path = common::model_path();
     let dir = std::env::temp_dir().join(format!("basis-aware-match-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let text = dir.join("text.txt");
@@ -92,7 +79,7 @@ fn match_reports_boundaries_where_each_method_flips() {
             "0.05",
         ])
         .args(["--out", out_dir.to_str().unwrap()])
-        .env(MODEL_ENV, &model_path)
+        .env(MODEL_ENV, model_path)
         .output()
         .unwrap();
     assert!(
@@ -124,8 +111,8 @@ fn match_reports_boundaries_where_each_method_flips() {
         assert!(rejected >= (param(&m["rate"]) * decided).ceil(), "{m}");
     }
 
-    let mut model = GgufModel::load(&model_path).unwrap();
-    let basis = cached_svd_basis(&model_path, 20).unwrap();
+    let mut model = GgufModel::load(model_path).unwrap();
+    let basis = cached_svd_basis(model_path, 20).unwrap();
     let mut backend = SimplexBackend::default();
     let tokens: Vec<u32> = results["text_tokens"]
         .as_array()

@@ -3,35 +3,18 @@
 //! checked file is cached).
 #![cfg(feature = "candle")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use basis_aware::instance::{Constraint, Instance};
-use basis_aware::model::{GgufModel, ModelCache, MODEL_ENV};
+use basis_aware::model::{GgufModel, ModelCache};
 use basis_aware::{BasisKind, Error};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::Device;
-
-fn model_path() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Some(path) = std::env::var_os(MODEL_ENV) {
-            return PathBuf::from(path);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
-        let out = Command::new("bash").arg(&script).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{MODEL_ENV} is unset and {} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        PathBuf::from(stdout.lines().last().expect("the script prints the path"))
-    })
-}
 
 /// One loaded model shared by the tests (loading takes about a second).
 fn model() -> MutexGuard<'static, GgufModel> {
@@ -39,7 +22,7 @@ fn model() -> MutexGuard<'static, GgufModel> {
     MODEL
         .get_or_init(|| {
             let started = Instant::now();
-            let model = GgufModel::load(model_path()).unwrap();
+            let model = GgufModel::load(common::model_path()).unwrap();
             eprintln!("model loaded in {:?}", started.elapsed());
             Mutex::new(model)
         })
@@ -61,7 +44,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn the_embedding_is_candles_dequantisation_exactly() {
-    let mut file = std::fs::File::open(model_path()).unwrap();
+    let mut file = std::fs::File::open(common::model_path()).unwrap();
     let content = Content::read(&mut file).unwrap();
     let reference: Vec<f32> = content
         .tensor(&mut file, "token_embd.weight", &Device::Cpu)
@@ -158,7 +141,7 @@ fn bad_files_are_errors() {
     std::fs::write(&junk, b"GGUF but not really").unwrap();
     assert!(matches!(GgufModel::load(&junk), Err(Error::File { .. })));
     // A real header whose tensor data is cut off.
-    let bytes = std::fs::read(model_path()).unwrap();
+    let bytes = std::fs::read(common::model_path()).unwrap();
     let cut = scratch("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() / 4]).unwrap();
     assert!(GgufModel::load(&cut).is_err());
@@ -168,10 +151,10 @@ fn bad_files_are_errors() {
 fn the_svd_basis_is_computed_once_then_loaded() {
     let cache = ModelCache::new(scratch("cache"));
     let started = Instant::now();
-    let first = cache.svd_basis(model_path(), 20).unwrap();
+    let first = cache.svd_basis(common::model_path(), 20).unwrap();
     let cold = started.elapsed();
     let started = Instant::now();
-    let second = cache.svd_basis(model_path(), 20).unwrap();
+    let second = cache.svd_basis(common::model_path(), 20).unwrap();
     let warm = started.elapsed();
     eprintln!("svd basis c = 20: computed in {cold:?}, loaded in {warm:?}");
     assert_eq!(first, second);
@@ -180,7 +163,7 @@ fn the_svd_basis_is_computed_once_then_loaded() {
         (49152, 20, BasisKind::Svd { rank: 20 })
     );
     assert_eq!(
-        cache.model_sha256(model_path()).unwrap(),
+        cache.model_sha256(common::model_path()).unwrap(),
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     );
 }
@@ -200,7 +183,7 @@ fn export_writes_an_instance_of_the_model() {
         .arg("--out")
         .arg(&out)
         .arg("--model")
-        .arg(model_path())
+        .arg(common::model_path())
         .output()
         .unwrap();
     assert!(
@@ -250,7 +233,7 @@ fn generate_is_deterministic_under_a_seed_and_writes_its_plot() {
             ])
             .arg(plot)
             .arg("--model")
-            .arg(model_path())
+            .arg(common::model_path())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -289,7 +272,7 @@ fn the_default_path_agrees_with_highs_on_a_real_step() {
         .unwrap();
     let logits = model.forward(&prompt, 0).unwrap();
     drop(model);
-    let basis = basis_aware::model::cached_svd_basis(model_path(), 20).unwrap();
+    let basis = basis_aware::model::cached_svd_basis(common::model_path(), 20).unwrap();
     let step = Step::new(&logits, &Rule::Eta(9e-4)).unwrap();
     let below = step.below_threshold();
     let picks: Vec<u32> = [0, 1, 2, 3, 60, 150, 400, 5000, 30000]
