@@ -36,7 +36,7 @@ use basis_aware::{decide, sample_step, truncate, Basis, Outcome, Rule, SampleBud
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;
-use common::unembedding;
+use common::{first_draw_below_tau, unembedding};
 
 const PROMPTS: [&str; 2] = [
     "The best thing about living by the sea is",
@@ -122,20 +122,6 @@ fn setup(path: &Path) -> Setup {
         h,
         lp_draws,
     }
-}
-
-/// Whether the first candidate drawn from `seed` is below `tau`: without a backend the sampler
-/// refuses such a candidate, so it shows up in `refused`.
-fn first_draw_below_tau(step: &Step, basis: &Basis, seed: u64) -> bool {
-    let draw = sample_step(
-        step,
-        basis,
-        None,
-        SampleBudget::unlimited(),
-        &mut SplitMix64::new(seed),
-    )
-    .expect("draw without a backend");
-    !draw.refused.is_empty()
 }
 
 /// One lazy draw as a decode loop makes it, with a fresh backend so the draws do not depend on

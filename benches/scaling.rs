@@ -18,6 +18,9 @@ use basis_aware::backends::SimplexBackend;
 use basis_aware::synthetic::gaussian_instance;
 use basis_aware::synthetic::SplitMix64;
 use basis_aware::{decide, sample_step, truncate, Basis, Rule, SampleBudget, Step};
+
+mod common;
+use common::first_draw_below_tau;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const HIDDEN: usize = 64;
@@ -77,21 +80,10 @@ fn lazy_and_full() {
     }
 }
 
-/// Seeds whose first draw is below `tau` (a draw without a backend refuses it), at most
-/// [`LAZY_DRAWS`] of the first 3000.
+/// Seeds whose first draw is below `tau`, at most [`LAZY_DRAWS`] of the first 3000.
 fn lp_seeds<'a>(step: &'a Step, basis: &'a Basis) -> impl Iterator<Item = u64> + 'a {
     (0..3000u64)
-        .filter(move |&seed| {
-            let draw = sample_step(
-                step,
-                basis,
-                None,
-                SampleBudget::unlimited(),
-                &mut SplitMix64::new(seed),
-            )
-            .unwrap();
-            !draw.refused.is_empty()
-        })
+        .filter(move |&seed| first_draw_below_tau(step, basis, seed))
         .take(LAZY_DRAWS)
 }
 

@@ -1,4 +1,9 @@
-//! Code shared by the benches (a directory module, so cargo does not take it for a bench).
+//! Code shared by the benches (a directory module, so cargo does not take it for a bench). Each
+//! bench uses part of it.
+#![allow(dead_code)]
+
+use basis_aware::synthetic::SplitMix64;
+use basis_aware::{sample_step, Basis, SampleBudget, Step};
 
 /// The model's own unembedding cost, `W h` in f32 for a row-major `W` with `h.len()` columns,
 /// with eight independent accumulators per row so the compiler can vectorise it the way an
@@ -16,4 +21,19 @@ pub fn unembedding(w: &[f32], h: &[f32]) -> Vec<f32> {
             lanes.iter().sum()
         })
         .collect()
+}
+
+/// Whether the first candidate drawn from `seed` is below `tau`: without a backend the sampler
+/// refuses such a candidate, so it shows up in `refused`. Such draws are the ones that need an
+/// LP, which the lazy-sampling figures time.
+pub fn first_draw_below_tau(step: &Step, basis: &Basis, seed: u64) -> bool {
+    let draw = sample_step(
+        step,
+        basis,
+        None,
+        SampleBudget::unlimited(),
+        &mut SplitMix64::new(seed),
+    )
+    .expect("draw without a backend");
+    !draw.refused.is_empty()
 }
