@@ -16,9 +16,10 @@
 //! inverse is kept dense and updated in product form, refactorised on a fixed period: rows are
 //! few (`m + 1`), columns many.
 
-mod solver;
+mod dense;
+mod dual;
 
-pub use solver::{solve, solve_from};
+pub use dual::{solve, solve_from};
 
 /// The LP: `rows x cols` column-major `matrix`, right-hand side `rhs`, upper bounds `upper`
 /// (lower bounds are zero; an upper bound of zero fixes a variable) and costs `cost`.
@@ -36,6 +37,41 @@ pub struct BoxLp<'a> {
     pub names: Option<&'a [u32]>,
 }
 
+impl BoxLp<'_> {
+    /// Refuses an LP whose slices disagree with its shape, non-finite data or negative bounds.
+    pub(crate) fn check(&self) -> Result<(), SimplexError> {
+        let (r, n) = (self.rows, self.cols);
+        if r == 0
+            || self.matrix.len() != r * n
+            || self.rhs.len() != r
+            || self.upper.len() != n
+            || self.cost.len() != n
+            || self.names.is_some_and(|names| names.len() != n)
+        {
+            return Err(SimplexError::Malformed(format!(
+                "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds, {} costs, {:?} names",
+                self.matrix.len(),
+                self.rhs.len(),
+                self.upper.len(),
+                self.cost.len(),
+                self.names.map(<[u32]>::len)
+            )));
+        }
+        let data = self
+            .matrix
+            .iter()
+            .chain(self.rhs)
+            .chain(self.upper)
+            .chain(self.cost);
+        if data.clone().any(|v| !v.is_finite()) || self.upper.iter().any(|&u| u < 0.0) {
+            return Err(SimplexError::Malformed(
+                "non-finite data or negative bound".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A basis to start from: for each row, the column basic in it, or `None` for the row's own
 /// logical variable. Any basis serves (nonbasic variables are put at the bound their reduced cost
 /// points to, which makes it dual feasible); a singular one is replaced by the logical basis.
@@ -43,6 +79,9 @@ pub struct BoxLp<'a> {
 pub struct WarmStart {
     pub basic: Vec<Option<usize>>,
 }
+
+/// Pivots between looks at the clock.
+pub(crate) const TIME_CHECK_EVERY: usize = 64;
 
 /// Settings; the defaults suit the problems basis-aware builds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,9 @@
-//! The dual simplex iteration itself.
+//! The bounded dual simplex: for a new right-hand side, bounds or columns (see the crate
+//! documentation).
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::dense::{basis_inverse, column, dot, replace_basic};
 use crate::{Answer, BoxLp, Options, SimplexError, WarmStart};
 
 /// Relative size below which a pivot-row entry is treated as zero.
@@ -33,17 +35,10 @@ struct State<'a> {
     reduced: Vec<f64>,
 }
 
-fn column<'a>(lp: &BoxLp<'a>, j: usize) -> &'a [f64] {
-    &lp.matrix[j * lp.rows..(j + 1) * lp.rows]
-}
-
 /// Solves the LP from the logical basis; see the crate documentation.
 pub fn solve(lp: &BoxLp<'_>, options: &Options) -> Result<Answer, SimplexError> {
     solve_from(lp, options, None).map(|(answer, _)| answer)
 }
-
-/// Pivots between looks at the clock.
-const TIME_CHECK_EVERY: usize = 64;
 
 /// Solves the LP from `warm` (or the logical basis), returning the final basis with the answer
 /// so the next, similar LP can start from it.
@@ -52,34 +47,8 @@ pub fn solve_from(
     options: &Options,
     warm: Option<&WarmStart>,
 ) -> Result<(Answer, WarmStart), SimplexError> {
+    lp.check()?;
     let (r, n) = (lp.rows, lp.cols);
-    if r == 0
-        || lp.matrix.len() != r * n
-        || lp.rhs.len() != r
-        || lp.upper.len() != n
-        || lp.cost.len() != n
-        || lp.names.is_some_and(|names| names.len() != n)
-    {
-        return Err(SimplexError::Malformed(format!(
-            "{r} x {n} matrix with {} entries, {} right-hand sides, {} bounds, {} costs, {:?} names",
-            lp.matrix.len(),
-            lp.rhs.len(),
-            lp.upper.len(),
-            lp.cost.len(),
-            lp.names.map(<[u32]>::len)
-        )));
-    }
-    let data = lp
-        .matrix
-        .iter()
-        .chain(lp.rhs)
-        .chain(lp.upper)
-        .chain(lp.cost);
-    if data.clone().any(|v| !v.is_finite()) || lp.upper.iter().any(|&u| u < 0.0) {
-        return Err(SimplexError::Malformed(
-            "non-finite data or negative bound".into(),
-        ));
-    }
     let mut state = State::start(lp, options.seed);
     if let Some(warm) = warm {
         state.install(warm);
@@ -91,7 +60,7 @@ pub fn solve_from(
     let refactor_every = options.refactor_every.max(r);
     let started = std::time::Instant::now();
     for iteration in 0..options.max_iterations {
-        if iteration % TIME_CHECK_EVERY == 0 && started.elapsed() > options.time_limit {
+        if iteration % crate::TIME_CHECK_EVERY == 0 && started.elapsed() > options.time_limit {
             return Err(SimplexError::TimeLimit(options.time_limit));
         }
         if iteration % refactor_every == 0 && !fresh {
@@ -124,7 +93,7 @@ pub fn solve_from(
                 }
             })
             .collect();
-        let Some((q, flips)) = state.entering(&alpha, delta) else {
+        let Some((q, flips)) = state.entering(&alpha, delta, options.feasibility_tol) else {
             // No nonbasic variable can move x_Bp towards its bound: row p of B^-1 proves it.
             let sign = if delta < 0.0 { -1.0 } else { 1.0 };
             let answer = Answer::Infeasible {
@@ -140,51 +109,11 @@ pub fn solve_from(
     Err(SimplexError::IterationLimit(options.max_iterations))
 }
 
-/// Bases with at least this many rows are inverted by faer, smaller ones by nalgebra. Measured
-/// side by side (`cd benches/linalg && cargo bench`): nalgebra 9.7 us against faer 21.5 us at 21
-/// rows, faer 102 us against 319 us at 65, 25.6 ms against 182 ms at 577.
-const FAER_FROM_ROWS: usize = 48;
-
-/// The inverse of the basis matrix, or [`SimplexError::Singular`].
-fn invert(b: DMatrix<f64>) -> Result<DMatrix<f64>, SimplexError> {
-    let r = b.nrows();
-    if r < FAER_FROM_ROWS {
-        return b.try_inverse().ok_or(SimplexError::Singular);
-    }
-    use faer::linalg::solvers::DenseSolveCore;
-    let lu = faer::Mat::<f64>::from_fn(r, r, |i, j| b[(i, j)]).partial_piv_lu();
-    // Partial pivoting leaves an exact zero on U's diagonal for a singular matrix, and the
-    // inverse then holds infinities or NaNs: refuse those as nalgebra's `try_inverse` does.
-    let inverse = lu.inverse();
-    let out = DMatrix::from_fn(r, r, |i, j| inverse[(i, j)]);
-    if out.iter().all(|v| v.is_finite()) {
-        Ok(out)
-    } else {
-        Err(SimplexError::Singular)
-    }
-}
-
 /// SplitMix64's finaliser: a well-mixed 64-bit hash.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// Four accumulators: one running sum waits on every add. The pivot row (`rho . A_j` for every
-/// nonbasic column) is most of an iteration's work.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (mut xs, mut ys) = (a.chunks_exact(4), b.chunks_exact(4));
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        for lane in 0..4 {
-            acc[lane] += x[lane] * y[lane];
-        }
-    }
-    for (x, y) in xs.remainder().iter().zip(ys.remainder()) {
-        acc[0] += x * y;
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 impl<'a> State<'a> {
@@ -333,16 +262,7 @@ impl<'a> State<'a> {
 
     /// Recomputes the basis inverse from scratch.
     fn factor(&mut self) -> Result<(), SimplexError> {
-        let r = self.lp.rows;
-        let mut b = DMatrix::<f64>::zeros(r, r);
-        for (i, &v) in self.basic.iter().enumerate() {
-            if v < self.n {
-                b.set_column(i, &DVector::from_column_slice(column(&self.lp, v)));
-            } else {
-                b[(v - self.n, i)] = 1.0;
-            }
-        }
-        self.inverse = invert(b)?;
+        self.inverse = basis_inverse(&self.lp, &self.basic, self.n)?;
         self.weights = self
             .inverse
             .row_iter()
@@ -384,8 +304,9 @@ impl<'a> State<'a> {
     /// pass many breakpoints that the textbook ratio test would take one pivot each.
     ///
     /// Returns the entering column and the columns to flip, or `None` when every breakpoint can
-    /// be passed: then no point reaches the leaving row's bound (a Farkas ray).
-    fn entering(&self, alpha: &[f64], delta: f64) -> Option<(usize, Vec<usize>)> {
+    /// be passed with more than `tol` of the violation left: then no point reaches the leaving
+    /// row's bound (a Farkas ray).
+    fn entering(&self, alpha: &[f64], delta: f64, tol: f64) -> Option<(usize, Vec<usize>)> {
         let scale = alpha.iter().fold(0.0f64, |m, a| m.max(a.abs()));
         if scale == 0.0 {
             return None;
@@ -415,7 +336,10 @@ impl<'a> State<'a> {
         while passed < breakpoints.len() {
             let (_, _, j, a) = breakpoints[passed];
             let after = slope - a * self.lp.upper[j];
-            if after < 0.0 {
+            // Within the feasibility tolerance of zero counts as reaching the bound: a point
+            // feasible only up to rounding (the right-hand side made from a vertex) must not be
+            // called infeasible because the last flip left 1e-17 of the violation.
+            if after <= tol {
                 break;
             }
             slope = after;
@@ -516,21 +440,14 @@ impl<'a> State<'a> {
         // Product-form update of the inverse: row i loses `f_i` times the new pivot row `r`, so
         // its squared norm becomes `w_i - 2 f_i (row_i . r) + f_i^2 |r|^2`.
         let pivot_row = self.inverse.row(p).transpose() / pivot;
-        let mut factors = alpha_q;
-        factors[p] = 0.0;
         let overlaps = &self.inverse * &pivot_row;
         let pivot_norm = pivot_row.norm_squared();
-        for ((w, &f), &o) in self
-            .weights
-            .iter_mut()
-            .zip(factors.iter())
-            .zip(overlaps.iter())
-        {
+        for (i, (w, &o)) in self.weights.iter_mut().zip(overlaps.iter()).enumerate() {
+            let f = if i == p { 0.0 } else { alpha_q[i] };
             *w += f * (f * pivot_norm - 2.0 * o);
         }
         self.weights[p] = pivot_norm;
-        self.inverse.ger(-1.0, &factors, &pivot_row, 1.0);
-        self.inverse.set_row(p, &pivot_row.transpose());
+        replace_basic(&mut self.inverse, alpha_q, p);
         Ok(())
     }
 
@@ -551,33 +468,5 @@ impl<'a> State<'a> {
             }
         }
         x
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Both inversion paths (below and from [`FAER_FROM_ROWS`]) on invertible and singular bases.
-    #[test]
-    fn bases_are_inverted_or_refused_as_singular_on_both_paths() {
-        for r in [FAER_FROM_ROWS - 1, FAER_FROM_ROWS, 80] {
-            let b = DMatrix::from_fn(r, r, |i, j| {
-                let v = ((i * 31 + j * 17) % 23) as f64 / 23.0 - 0.5;
-                if i == j {
-                    v + r as f64 / 4.0
-                } else {
-                    v
-                }
-            });
-            let inverse = invert(b.clone()).expect("invertible");
-            let error = (&b * &inverse - DMatrix::identity(r, r)).amax();
-            assert!(error < 1e-12, "{r} rows: |B B^-1 - I| = {error:e}");
-            // An exact zero pivot is what either library detects (near-singular bases come
-            // back with huge entries, and the refactorisation's caller copes with those).
-            let mut singular = b;
-            singular.column_mut(1).fill(0.0);
-            assert_eq!(invert(singular), Err(SimplexError::Singular), "{r} rows");
-        }
     }
 }
