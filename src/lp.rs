@@ -8,7 +8,7 @@
 //! one. Backends use it to solve over the most probable tokens only, and to keep HiGHS away from
 //! matrix entries below its `small_matrix_value`, which it would drop silently.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
@@ -204,12 +204,10 @@ impl ScaledLp {
             return false;
         }
         // Variables `z_c = delta_c / q_c`, so the correction is small relative to each token.
-        let a = DMatrix::from_fn(self.rows, free.len(), |k, f| {
+        let a = faer::Mat::<f64>::from_fn(self.rows, free.len(), |k, f| {
             qs[free[f]] * row_of(free[f], k)
         });
-        let svd = a.svd(true, true);
-        let cutoff = svd.singular_values.max() * 1e-13;
-        let Ok(z) = svd.solve(&residual, cutoff) else {
+        let Some(z) = min_norm_solution(&a, &residual) else {
             return false;
         };
         for (f, &c) in free.iter().enumerate() {
@@ -217,4 +215,26 @@ impl ScaledLp {
         }
         true
     }
+}
+
+/// Singular values below this fraction of the largest are treated as zero by the polish.
+const SINGULAR_CUTOFF: f64 = 1e-13;
+
+/// The least-squares solution of `a z = b` of least norm, from a thin SVD with the directions of
+/// singular values below [`SINGULAR_CUTOFF`] dropped; `None` when the SVD does not converge.
+fn min_norm_solution(a: &faer::Mat<f64>, b: &DVector<f64>) -> Option<Vec<f64>> {
+    let svd = a.thin_svd().ok()?;
+    let (u, s, v) = (svd.U(), svd.S().column_vector(), svd.V());
+    let largest = s.iter().fold(0.0f64, |m, &x| m.max(x));
+    let mut z = vec![0.0; a.ncols()];
+    for i in 0..s.nrows() {
+        if s[i] <= largest * SINGULAR_CUTOFF {
+            continue;
+        }
+        let coefficient = (0..b.len()).map(|k| u[(k, i)] * b[k]).sum::<f64>() / s[i];
+        for (f, zf) in z.iter_mut().enumerate() {
+            *zf += coefficient * v[(f, i)];
+        }
+    }
+    Some(z)
 }
