@@ -18,9 +18,6 @@ use crate::step::Step;
 /// certificate; each round removes the residual up to f64 rounding unless a bound becomes active.
 const POLISH_ROUNDS: usize = 3;
 
-/// Relative distance from a bound below which a variable counts as at that bound while polishing.
-const AT_BOUND: f64 = 1e-9;
-
 /// `min x_t` subject to `A x = b`, `0 <= x <= 1`, column-major.
 #[derive(Debug, Clone)]
 pub struct ScaledLp {
@@ -194,28 +191,51 @@ impl ScaledLp {
         if residual.iter().all(|&r| r == 0.0) {
             return false;
         }
-        let free: Vec<usize> = (0..d.len())
-            .filter(|&c| {
-                let margin = AT_BOUND * qs[c];
-                d[c] > -qs[c] + margin && d[c] < kappa * qs[c] - margin
-            })
+        // Each variable is weighted by its room, the distance to its nearer bound, capped at
+        // `ROOM_CAP` times the size of move the residual calls for: the least-norm correction
+        // then moves variables within what they can take, those at a bound (within rounding) not
+        // at all, and no large-`q` variable dwarfs the rest. Weighted by `q_j` alone, one token
+        // holding nearly all the mass put every tiny-`q` direction below the SVD's cutoff, and
+        // on steps whose `q` spans 30 orders of magnitude no residual the size of those tokens
+        // could be removed.
+        let room: Vec<f64> = d
+            .iter()
+            .zip(qs)
+            .map(|(&dc, &qc)| (dc + qc).min(kappa * qc - dc).max(0.0))
             .collect();
-        if free.is_empty() {
+        let free: Vec<usize> = (0..d.len())
+            .filter(|&c| room[c] > AT_BOUND * qs[c])
+            .collect();
+        let entry = free
+            .iter()
+            .flat_map(|&c| (0..self.rows).map(move |k| row_of(c, k).abs()))
+            .fold(0.0f64, f64::max);
+        if free.is_empty() || entry == 0.0 {
             return false;
         }
-        // Variables `z_c = delta_c / q_c`, so the correction is small relative to each token.
+        let cap = ROOM_CAP * residual.amax() / entry;
+        let weight: Vec<f64> = room.iter().map(|&r| r.min(cap)).collect();
         let a = faer::Mat::<f64>::from_fn(self.rows, free.len(), |k, f| {
-            qs[free[f]] * row_of(free[f], k)
+            weight[free[f]] * row_of(free[f], k)
         });
         let Some(z) = min_norm_solution(&a, &residual) else {
             return false;
         };
         for (f, &c) in free.iter().enumerate() {
-            d[c] = (d[c] + qs[c] * z[f]).clamp(-qs[c], kappa * qs[c]);
+            d[c] = (d[c] + weight[c] * z[f]).clamp(-qs[c], kappa * qs[c]);
         }
         true
     }
 }
+
+/// Room, relative to `q_j`, below which a variable counts as at its bound: above the rounding of
+/// `d_j = sigma q_j x_j - q_j` at a solver's bound (a few ulps of `q_j`), below any `kappa` a step
+/// has in practice.
+const AT_BOUND: f64 = 1e-12;
+
+/// A variable's weight in the polish is its room, at most this many times the size of the move
+/// the residual calls for (its largest entry over the largest matrix entry).
+const ROOM_CAP: f64 = 1e3;
 
 /// Singular values below this fraction of the largest are treated as zero by the polish.
 const SINGULAR_CUTOFF: f64 = 1e-13;

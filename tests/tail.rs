@@ -112,3 +112,34 @@ fn a_set_solve_zeroes_the_whole_set_or_nothing_is_claimed() {
         }
     }
 }
+
+/// A step whose `q` spans more than 100 orders of magnitude (one token holds all but 1e-7 of the
+/// mass), full basis: the deep-tail tokens' masses are far below the solver's tolerance, so its
+/// reject points are rounding noise; the polish must still turn them into verified points. Before
+/// the fix 1997 of the 1999 tokens below `tau` came back undecided.
+#[test]
+fn tokens_far_below_the_solver_tolerance_are_still_decided() {
+    let inst = gaussian_instance(2000, 16, 2, 120.0, 1);
+    let basis = inst.basis(None).unwrap();
+    let logits = inst.step_logits(1).unwrap();
+    let step = Step::new(logits, &Rule::Eta(9e-4)).unwrap();
+    let q = step.q();
+    let smallest = q.iter().copied().filter(|&v| v > 0.0).fold(1.0, f64::min);
+    assert!(
+        smallest < 1e-100,
+        "the step must span the range: min q {smallest:e}"
+    );
+    let mask = truncate(
+        logits,
+        &basis,
+        &Rule::Eta(9e-4),
+        Some(&mut SimplexBackend::default()),
+    )
+    .unwrap();
+    let below = q.len() - mask.counts.threshold_kept;
+    assert!(
+        mask.counts.undecided * 50 <= below,
+        "{} of {below} tokens below tau undecided",
+        mask.counts.undecided
+    );
+}

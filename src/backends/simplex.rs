@@ -155,10 +155,20 @@ impl Backend for SimplexBackend {
             let y = match answer {
                 Answer::Optimal { x, duals, .. } => {
                     if x[target] <= options.feasibility_tol {
-                        let cert = Certificate::Reject(lp.reject_certificate(step, basis, &x));
-                        match verify::check(step, basis, token, &cert) {
-                            Ok(_) => return Ok(cert),
-                            Err(e) => refusal = Some(e),
+                        // The solver's point first; when it does not verify, the point `p = q`
+                        // with the token at zero. A deep-tail token's mass (`q_t` down to 1e-100)
+                        // is far below the solver's tolerance, so its point is rounding noise
+                        // that few tokens have room to absorb (every reject failed on steps whose
+                        // `q` spans 30 orders of magnitude); from `p = q`, the polish's least-norm
+                        // move is the size of `q_t` and fits in the boxes.
+                        let unmoved = vec![1.0 / step.sigma(); n];
+                        for point in [&x, &unmoved] {
+                            let cert =
+                                Certificate::Reject(lp.reject_certificate(step, basis, point));
+                            match verify::check(step, basis, token, &cert) {
+                                Ok(_) => return Ok(cert),
+                                Err(e) => refusal = Some(e),
+                            }
                         }
                     }
                     duals
