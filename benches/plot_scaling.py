@@ -61,9 +61,10 @@ def main(log, out):
         for v, s in pts:
             svg.append(f'<circle cx="{px(v):.1f}" cy="{py(s):.1f}" r="3" fill="{colour}"/>')
         name = ("lazy draw" if kind == "lazy_draw" else "full mask") + f", m + 1 = {rows}"
-        ly = MARGIN + 8 + 16 * k
-        svg.append(f'<path d="M{MARGIN + 10},{ly} h20" stroke="{colour}" stroke-width="2"/>'
-                   f'<text x="{MARGIN + 36}" y="{ly + 4}">{name}</text>')
+        # Legend in the top right corner, where the curves (rising with V) leave room.
+        lx, ly = WIDTH - MARGIN - 180, MARGIN + 8 + 16 * k
+        svg.append(f'<path d="M{lx},{ly} h20" stroke="{colour}" stroke-width="2"/>'
+                   f'<text x="{lx + 26}" y="{ly + 4}">{name}</text>')
     svg.append("</svg>")
     with open(out, "w") as f:
         f.write("\n".join(svg) + "\n")
