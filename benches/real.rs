@@ -21,9 +21,18 @@
 //! - `truncate/full_mask/*`: the full-vocabulary decision on three steps (seconds each).
 //! - `keep/*`: the most probable token below `tau` of the first step, simplex against HiGHS
 //!   (with feature `highs`); `reject/simplex`: the median-rank token below `tau` of that step.
+//! - `full_basis/simplex_{keep,reject}`: the same two tokens against the full basis, the model's
+//!   whole `W` (`m = 576`, `m + 1 = 577` rows; what `basis-aware truncate` uses without `--svd`).
+//!   HiGHS may take minutes per token at this size (86 to 101 s on a GPT-2 sized instance), too
+//!   long for criterion's repetitions: with feature `highs`, one solve per token is timed
+//!   directly, with a wall-time limit of 300 s per HiGHS call, before the criterion groups, and
+//!   printed as `full_basis,highs,keep,<seconds>` (`limit` in place of the seconds when HiGHS
+//!   stopped at it), next to one direct simplex solve per token (`full_basis,simplex,...`). The
+//!   full basis adds about a minute to the run (up to ten more if HiGHS runs into its limits):
+//!   `BASIS_AWARE_BENCH_FULL=0` skips all of it.
 //!
 //! Slow groups run 10 samples of one iteration each (criterion's flat sampling), which keeps the
-//! whole run between two and three minutes on two cores.
+//! whole run without the full basis between two and three minutes on two cores.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -32,7 +41,9 @@ use std::time::{Duration, Instant};
 use basis_aware::backends::SimplexBackend;
 use basis_aware::model::{cached_svd_basis, GgufModel, MODEL_ENV};
 use basis_aware::synthetic::SplitMix64;
-use basis_aware::{decide, sample_step, truncate, Basis, Outcome, Rule, SampleBudget, Step};
+use basis_aware::{
+    decide, sample_step, truncate, Basis, Outcome, Rule, SampleBudget, Step, UndecidedReason,
+};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;
@@ -54,11 +65,18 @@ const TABLE_PASSES: usize = 3;
 /// Steps whose full mask is timed (indices into the decoded steps: the first step of each
 /// prompt, and one in the middle of the first).
 const MASK_STEPS: [usize; 3] = [0, STEPS_PER_PROMPT / 2, STEPS_PER_PROMPT];
+/// Set to `0` to skip the full-basis part (the group `full_basis` and the direct HiGHS solves).
+const FULL_ENV: &str = "BASIS_AWARE_BENCH_FULL";
+/// Wall-time limit of each HiGHS call on the full basis, in seconds.
+#[cfg(feature = "highs")]
+const HIGHS_FULL_LIMIT: f64 = 300.0;
 
 struct Setup {
     logits: Vec<Vec<f32>>,
     steps: Vec<Step>,
     basis: Basis,
+    /// The model's whole `W` as the basis, unless [`FULL_ENV`] is `0`.
+    full: Option<Basis>,
     w: Vec<f32>,
     h: Vec<f32>,
     /// `(step index, seed)` pairs whose first draw is below `tau`.
@@ -75,6 +93,9 @@ fn main() {
     };
     let setup = setup(&path);
     print_draw_table(&setup);
+    if let Some(full) = &setup.full {
+        print_full_basis_solves(&setup.steps[0], full);
+    }
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &setup);
     c.final_summary();
@@ -98,6 +119,9 @@ fn setup(path: &Path) -> Setup {
         .map(|l| Step::new(l, &rule).expect("finite logits"))
         .collect();
     let basis = cached_svd_basis(path, RANK).expect("top-20 SVD basis of the model's W");
+    let full = std::env::var(FULL_ENV)
+        .map_or(true, |v| v != "0")
+        .then(|| Basis::full(model.embedding()).expect("the model's W as the basis"));
     let w = model.embedding().as_slice().to_vec();
     let mut rng = SplitMix64::new(7);
     let h = (0..model.hidden()).map(|_| rng.gaussian() as f32).collect();
@@ -118,6 +142,7 @@ fn setup(path: &Path) -> Setup {
         logits,
         steps,
         basis,
+        full,
         w,
         h,
         lp_draws,
@@ -223,8 +248,7 @@ fn bench(c: &mut Criterion, s: &Setup) {
     group.finish();
 
     let step = &s.steps[0];
-    let below = step.below_threshold();
-    let (near, tail) = (below[0], below[below.len() / 2]);
+    let (near, tail) = compared_tokens(step);
     for (name, token) in [("near_tau", near), ("deep_tail", tail)] {
         let outcome =
             decide(step, &s.basis, token, Some(&mut SimplexBackend::default())).expect("decision");
@@ -282,6 +306,75 @@ fn bench(c: &mut Criterion, s: &Setup) {
         })
     });
     group.finish();
+
+    if let Some(full) = &s.full {
+        let mut group = c.benchmark_group("full_basis");
+        slow(&mut group);
+        for (name, token) in [("simplex_keep", near), ("simplex_reject", tail)] {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    black_box(decide(
+                        step,
+                        full,
+                        token,
+                        Some(&mut SimplexBackend::default()),
+                    ))
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// The tokens the per-token groups decide: the most probable token below `tau` (a keep on these
+/// steps) and the median-rank one below it (a reject).
+fn compared_tokens(step: &Step) -> (u32, u32) {
+    let below = step.below_threshold();
+    (below[0], below[below.len() / 2])
+}
+
+/// One solve per token against the full basis, timed directly: the simplex once (criterion's
+/// `full_basis` group repeats it), HiGHS once with [`HIGHS_FULL_LIMIT`] (too slow to repeat).
+/// Lines `full_basis,<backend>,<keep|reject>,<seconds|limit>  # outcome`, `keep` and `reject`
+/// naming the token as in the groups `keep/*` and `reject/*`.
+fn print_full_basis_solves(step: &Step, full: &Basis) {
+    let (near, tail) = compared_tokens(step);
+    for (name, token) in [("keep", near), ("reject", tail)] {
+        let start = Instant::now();
+        let outcome =
+            decide(step, full, token, Some(&mut SimplexBackend::default())).expect("decision");
+        eprintln!(
+            "full_basis,simplex,{name},{:.3}  # token {token}, q = {:.3e}, m + 1 = {}: {}",
+            start.elapsed().as_secs_f64(),
+            step.q()[token as usize],
+            full.dim() + 1,
+            describe(&outcome)
+        );
+        #[cfg(feature = "highs")]
+        {
+            use basis_aware::backends::HighsBackend;
+            let mut highs = HighsBackend::with_time_limit(HIGHS_FULL_LIMIT);
+            let start = Instant::now();
+            let outcome = decide(step, full, token, Some(&mut highs)).expect("decision");
+            let seconds = start.elapsed().as_secs_f64();
+            let time = match &outcome {
+                Outcome::Undecided(UndecidedReason::Backend(reason))
+                    if reason.contains("limit") =>
+                {
+                    "limit".to_owned()
+                }
+                _ => format!("{seconds:.3}"),
+            };
+            eprintln!(
+                "full_basis,highs,{name},{time}  # token {token}, {seconds:.1} s wall: {} {}",
+                describe(&outcome),
+                match &outcome {
+                    Outcome::Undecided(reason) => format!("({reason:?})"),
+                    _ => String::new(),
+                }
+            );
+        }
+    }
 }
 
 /// Settings for routines of seconds: 10 samples (criterion's minimum) of
