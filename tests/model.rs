@@ -5,11 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "cli")]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(feature = "cli")]
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+#[cfg(feature = "cli")]
 use basis_aware::instance::{Constraint, Instance};
 use basis_aware::model::{GgufModel, ModelCache};
 use basis_aware::{BasisKind, Error};
