@@ -40,10 +40,39 @@ fn argmax(logits: &[f32]) -> u32 {
         .unwrap() as u32
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A path in this process's scratch directory, removed (file or directory) when dropped: the
+/// instances these tests write are 80 MB each, and left behind they filled the disk.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0).or_else(|_| std::fs::remove_dir_all(&self.0));
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("basis-aware-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    Scratch(dir.join(name))
 }
 
 #[test]
@@ -153,7 +182,8 @@ fn bad_files_are_errors() {
 
 #[test]
 fn the_svd_basis_is_computed_once_then_loaded() {
-    let cache = ModelCache::new(scratch("cache"));
+    let dir = scratch("cache");
+    let cache = ModelCache::new(dir.to_path_buf());
     let started = Instant::now();
     let first = cache.svd_basis(common::model_path(), 20).unwrap();
     let cold = started.elapsed();
