@@ -8,7 +8,7 @@
 //! one. Backends use it to solve over the most probable tokens only, and to keep HiGHS away from
 //! matrix entries below its `small_matrix_value`, which it would drop silently.
 
-use nalgebra::DVector;
+use nalgebra::{DMatrix, DVector};
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
@@ -215,10 +215,10 @@ impl ScaledLp {
         }
         let cap = ROOM_CAP * residual.amax() / entry;
         let weight: Vec<f64> = room.iter().map(|&r| r.min(cap)).collect();
-        let a = faer::Mat::<f64>::from_fn(self.rows, free.len(), |k, f| {
+        let a = DMatrix::from_fn(self.rows, free.len(), |k, f| {
             weight[free[f]] * row_of(free[f], k)
         });
-        let Some(z) = min_norm_solution(&a, &residual) else {
+        let Some(z) = min_norm_solution(a, &residual) else {
             return false;
         };
         for (f, &c) in free.iter().enumerate() {
@@ -240,9 +240,22 @@ const ROOM_CAP: f64 = 1e3;
 /// Singular values below this fraction of the largest are treated as zero by the polish.
 const SINGULAR_CUTOFF: f64 = 1e-13;
 
+/// Rows from which the polish's SVD is faer's rather than nalgebra's. Measured on real SmolLM2
+/// steps through the CLI: at 21 rows nalgebra's took about 0.15 ms less a reject (1.19 against
+/// 1.35 ms for a whole `truncate --tokens` call); at 577 rows faer's took 0.75 s of work off a
+/// 1.51 s reject.
+const FAER_SVD_FROM_ROWS: usize = 48;
+
 /// The least-squares solution of `a z = b` of least norm, from a thin SVD with the directions of
-/// singular values below [`SINGULAR_CUTOFF`] dropped; `None` when the SVD does not converge.
-fn min_norm_solution(a: &faer::Mat<f64>, b: &DVector<f64>) -> Option<Vec<f64>> {
+/// singular values below [`SINGULAR_CUTOFF`] times the largest dropped; `None` when the SVD does
+/// not converge.
+fn min_norm_solution(a: DMatrix<f64>, b: &DVector<f64>) -> Option<Vec<f64>> {
+    if a.nrows() < FAER_SVD_FROM_ROWS {
+        let svd = a.svd(true, true);
+        let cutoff = svd.singular_values.max() * SINGULAR_CUTOFF;
+        return svd.solve(b, cutoff).ok().map(|z| z.data.into());
+    }
+    let a = faer::Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)]);
     let svd = a.thin_svd().ok()?;
     let (u, s, v) = (svd.U(), svd.S().column_vector(), svd.V());
     let largest = s.iter().fold(0.0f64, |m, &x| m.max(x));
