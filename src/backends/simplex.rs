@@ -121,7 +121,7 @@ impl SimplexBackend {
     /// costs point to), the next token (a new cost) and the next set (a new right-hand side).
     /// Measured against cold starts for all but a token's first round: a synthetic tail keep at
     /// `m + 1 = 577` (`V = 16384`, five rounds) took 4,867 pivots instead of 11,765; the full
-    /// top-20 masks of two real SmolLM2 steps 19,106 and 6,684 pivots in set solves instead of
+    /// top-20 masks of two real SmolLM2 steps 16,106 and 6,684 pivots in set solves instead of
     /// 38,461 and 19,277 (the same decisions). Before bound flipping and steepest edge, later
     /// rounds took 300 to 500 pivots warm against 100 cold, and started cold.
     fn run_warm(
