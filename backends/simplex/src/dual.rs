@@ -3,7 +3,7 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::dense::{basis_inverse, column, dot, replace_basic};
+use crate::dense::{basis_inverse, column, replace_basic, row_times_columns};
 use crate::{Answer, BoxLp, Options, SimplexError, WarmStart};
 
 /// Relative size below which a pivot-row entry is treated as zero.
@@ -84,15 +84,8 @@ pub fn solve_from(
             return Ok((answer, state.warm_start()));
         };
         let rho: Vec<f64> = state.inverse.row(p).iter().copied().collect();
-        let alpha: Vec<f64> = (0..n)
-            .map(|j| {
-                if state.is_basic[j] {
-                    0.0
-                } else {
-                    dot(&rho, column(lp, j))
-                }
-            })
-            .collect();
+        let mut alpha = vec![0.0; n];
+        row_times_columns(lp, &rho, &state.is_basic[..n], &mut alpha);
         let Some((q, flips)) = state.entering(&alpha, delta, options.feasibility_tol) else {
             // No nonbasic variable can move x_Bp towards its bound: row p of B^-1 proves it.
             let sign = if delta < 0.0 { -1.0 } else { 1.0 };
@@ -244,12 +237,9 @@ impl<'a> State<'a> {
     /// `d_j = c_j - y^T A_j` for the perturbed costs.
     fn recompute_dual(&mut self) {
         let y = self.duals(&self.cost);
-        for j in 0..self.n {
-            self.reduced[j] = if self.is_basic[j] {
-                0.0
-            } else {
-                self.cost[j] - dot(&y, column(&self.lp, j))
-            };
+        row_times_columns(&self.lp, &y, &self.is_basic[..self.n], &mut self.reduced);
+        for ((d, &c), &basic) in self.reduced.iter_mut().zip(&self.cost).zip(&self.is_basic) {
+            *d = if basic { 0.0 } else { c - *d };
         }
     }
 
