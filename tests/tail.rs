@@ -67,7 +67,7 @@ fn the_tail_goes_in_chunks_and_agrees_with_single_tokens() {
 
 #[test]
 fn a_set_solve_zeroes_the_whole_set_or_nothing_is_claimed() {
-    let inst = gaussian_instance(1500, 16, 1, 10.0, 8);
+    let inst = gaussian_instance(1500, 16, 1, 10.0, 0);
     let basis = inst.basis(Some(4)).unwrap();
     let step = Step::new(inst.step_logits(0).unwrap(), &Rule::Eta(3e-3)).unwrap();
     // The least probable tokens holding a tenth of tau: zeroable at once.

@@ -288,7 +288,7 @@ mod with_eval {
                     &Axis::log(
                         "share of non-support tokens kept (1 - rejection rate outside the support)",
                     ),
-                    &Axis::linear(what),
+                    &Axis::linear(what).percent(),
                     &[],
                     &series,
                 )?;

@@ -45,6 +45,9 @@ impl<'a> Axis<'a> {
         }
     }
 
+    /// The demo's and the text matching's axes start at a fixed value (only their commands need
+    /// it).
+    #[cfg(feature = "candle")]
     pub fn range(self, range: Range<f64>) -> Self {
         Self {
             range: Some(range),
