@@ -2,21 +2,27 @@
 
     python python/bench.py --model "$BASIS_AWARE_MODEL" [--tokens 48] [--engine hf,llama]
 
-For each engine it generates from one prompt three times: without a processor (the engine's own
-step: forward pass plus its sampler), with the processor in mask mode (greedy decoding) and in
-sample mode (do_sample, seeded). The processor's time is measured inside the engine's call to it
-(host copies and dtype conversions included); the engine's step is the rest. Prints a markdown
-table (docs/python.md keeps one run).
+For each engine it generates `--tokens` tokens from one prompt three times: with an identity
+processor (the baseline), with the BAT processor in mask mode (greedy decoding) and in sample
+mode (sampling, seeded). The processor's time is measured around the engine's call to it (host
+copies and dtype conversions included); the engine's own step is the time between two calls
+(the forward pass and the engine's sampler). Medians, since the machine is shared. Prints a
+markdown table (docs/python.md keeps one run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+# Run as `python python/bench.py`, the script's folder comes first on sys.path and its source
+# tree `basis_aware/` (without the compiled module) would shadow the installed package.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -24,28 +30,28 @@ PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
 class Timed:
-    def __init__(self, inner):
+    """Wraps a processor (or none: the identity) and records when each call starts and ends.
+    The engine's own step is the gap from one call's end to the next call's start: the forward
+    pass of the token just chosen plus the engine's sampler, without the prompt's prefill."""
+
+    def __init__(self, inner=None):
         self.inner = inner
-        self.times: list[float] = []
+        self.spans: list[tuple[float, float]] = []
 
     def __call__(self, input_ids, scores):
         start = time.perf_counter()
-        out = self.inner(input_ids, scores)
-        self.times.append(time.perf_counter() - start)
+        out = scores if self.inner is None else self.inner(input_ids, scores)
+        self.spans.append((start, time.perf_counter()))
         return out
 
 
-def summary(engine, mode, steps, total, proc_times):
-    per_step = total / steps
-    if not proc_times:
-        return dict(engine=engine, mode=mode, steps=steps, step_ms=per_step * 1e3,
-                    engine_ms=per_step * 1e3, proc_ms=0.0, p50=0.0, p99=0.0, share=0.0)
-    proc = np.array(proc_times) * 1e3
-    engine_ms = (total - proc.sum() / 1e3) / steps * 1e3
-    return dict(engine=engine, mode=mode, steps=steps, step_ms=per_step * 1e3,
-                engine_ms=engine_ms, proc_ms=float(proc.mean()),
-                p50=float(np.percentile(proc, 50)), p99=float(np.percentile(proc, 99)),
-                share=float(proc.mean() / engine_ms))
+def summary(engine, mode, timed):
+    spans = np.array(timed.spans)
+    proc = (spans[:, 1] - spans[:, 0]) * 1e3
+    gaps = (spans[1:, 0] - spans[:-1, 1]) * 1e3
+    return dict(engine=engine, mode=mode, steps=len(spans), engine_ms=float(np.median(gaps)),
+                proc_ms=float(np.median(proc)), p90=float(np.percentile(proc, 90)),
+                max=float(proc.max()), ratio=float(np.median(proc) / np.median(gaps)))
 
 
 def bench_hf(model_path: Path, tokens: int, basis):
@@ -66,19 +72,14 @@ def bench_hf(model_path: Path, tokens: int, basis):
             kw.update(do_sample=True, **plain)
         else:
             kw.update(do_sample=False)
-        timed = Timed(BatLogitsProcessor(basis=basis, mode=mode)) if mode else None
-        procs = LogitsProcessorList([timed] if timed else [])
+        timed = Timed(BatLogitsProcessor(basis=basis, mode=mode) if mode else None)
+        procs = LogitsProcessorList([timed])
         with torch.no_grad():
             model.generate(**inputs, max_new_tokens=2, logits_processor=procs,
                            pad_token_id=tok.eos_token_id)  # warm-up
-            if timed:
-                timed.times.clear()
-            start = time.perf_counter()
-            out = model.generate(**inputs, logits_processor=procs, **kw)
-            total = time.perf_counter() - start
-        steps = out.shape[1] - inputs["input_ids"].shape[1]
-        rows.append(summary("transformers", mode or "none", steps, total,
-                            timed.times if timed else []))
+            timed.spans.clear()
+            model.generate(**inputs, logits_processor=procs, **kw)
+        rows.append(summary("transformers", mode or "none", timed))
     return rows
 
 
@@ -91,21 +92,16 @@ def bench_llama(model_path: Path, tokens: int, basis):
     plain = dict(top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
     rows = []
     for mode in (None, "mask", "sample"):
-        timed = Timed(BatLogitsProcessor(basis=basis, mode=mode)) if mode else None
-        procs = LogitsProcessorList([timed]) if timed else None
+        timed = Timed(BatLogitsProcessor(basis=basis, mode=mode) if mode else None)
+        procs = LogitsProcessorList([timed])
         temperature = 1.0 if mode == "sample" else 0.0
         llm.create_completion(PROMPT, max_tokens=2, temperature=temperature,
                               logits_processor=procs, **plain)  # warm-up
         llm.reset()
-        if timed:
-            timed.times.clear()
-        start = time.perf_counter()
-        out = llm.create_completion(PROMPT, max_tokens=tokens, temperature=temperature, seed=1,
-                                    logits_processor=procs, **plain)
-        total = time.perf_counter() - start
-        steps = out["usage"]["completion_tokens"]
-        rows.append(summary("llama-cpp-python", mode or "none", steps, total,
-                            timed.times if timed else []))
+        timed.spans.clear()
+        llm.create_completion(PROMPT, max_tokens=tokens, temperature=temperature, seed=1,
+                              logits_processor=procs, **plain)
+        rows.append(summary("llama-cpp-python", mode or "none", timed))
     return rows
 
 
@@ -132,13 +128,12 @@ def main():
         rows += bench_hf(args.model, args.tokens, basis)
     if "llama" in engines:
         rows += bench_llama(args.model, args.tokens, basis)
-    print("| engine | processor | steps | step (ms) | engine's own (ms) | processor mean (ms) "
-          "| p50 | p99 | processor / engine |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| engine | processor | steps | engine's own step, median (ms) | processor, median (ms) "
+          "| processor p90 (ms) | processor max (ms) | processor / engine |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['engine']} | {r['mode']} | {r['steps']} | {r['step_ms']:.1f} | "
-              f"{r['engine_ms']:.1f} | {r['proc_ms']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-              f"{r['share']:.2f} |")
+        print(f"| {r['engine']} | {r['mode']} | {r['steps']} | {r['engine_ms']:.1f} | "
+              f"{r['proc_ms']:.2f} | {r['p90']:.2f} | {r['max']:.2f} | {r['ratio']:.3f} |")
 
 
 if __name__ == "__main__":

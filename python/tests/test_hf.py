@@ -53,7 +53,7 @@ def generate(hf, proc, **kw):
 
 
 def test_greedy_mask_mode_continues_with_berlin(hf, processor):
-    new, text, steps = generate(hf, processor, max_new_tokens=3, do_sample=False)
+    new, text, steps = generate(hf, processor, max_new_tokens=2, do_sample=False)
     assert text.startswith(" Berlin"), text
     check_masked_steps(steps, processor.bat)
 
@@ -63,40 +63,60 @@ def test_sampling_is_reproducible_and_kept(hf, processor):
     runs = []
     for _ in range(2):
         proc = BatLogitsProcessor(basis=basis, rule="eta=0.0009", mode="sample", seed=11)
-        runs.append(generate(hf, proc, max_new_tokens=12, do_sample=True, **PLAIN))
+        runs.append(generate(hf, proc, max_new_tokens=6, do_sample=True, **PLAIN))
     (new_a, text_a, steps_a), (new_b, text_b, _) = runs
     assert new_a == new_b, (text_a, text_b)
     check_sampled_steps(steps_a, Bat(basis), new_a)
 
 
-def test_the_basis_is_the_models_output_embedding(hf, processor):
+def test_the_basis_is_the_models_output_embedding(hf, processor, model_path):
     w = output_embedding(hf[1])
     assert w.shape == (processor.bat.basis.vocab, 576) and w.dtype == np.float32
+    # The same matrix the llama-cpp-python processor reads from the GGUF file.
+    from basis_aware.llama_cpp import gguf_output_matrix
+
+    np.testing.assert_array_equal(w, gguf_output_matrix(model_path))
     assert processor.bat.basis.kind == "svd" and processor.bat.basis.dim == 20
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
-def test_batched_scores_of_any_dtype(hf, processor, dtype):
+def last_logits(hf, prompts):
     tok, model = hf
-    inputs = tok([PROMPT, "Once upon a time"], return_tensors="pt", padding=True)
+    inputs = tok(prompts, return_tensors="pt", padding=True)
     with torch.no_grad():
-        logits = model(**inputs).logits[:, -1, :]
-    scores = logits.to(getattr(torch, dtype))
-    out = processor(inputs["input_ids"], scores)
-    assert out.dtype == scores.dtype and out.shape == scores.shape and out.device == scores.device
+        return inputs["input_ids"], model(**inputs).logits[:, -1, :]
+
+
+def test_the_processor_sees_the_raw_logits_under_generates_warpers(hf, processor):
+    # generate() applies temperature, top-k and top-p after the processors it is given.
+    _, _, steps = generate(hf, processor, max_new_tokens=1, do_sample=True, temperature=0.5,
+                           top_k=10, top_p=0.5)
+    _, logits = last_logits(hf, [PROMPT])
+    np.testing.assert_allclose(steps[0][0], to_numpy(logits), rtol=1e-4, atol=1e-4)
+
+
+def test_batched_rows_equal_single_rows(hf, processor):
+    ids, scores = last_logits(hf, [PROMPT, PROMPT + " Berlin"])
+    out = processor(ids, scores)
+    assert out.dtype == scores.dtype and out.shape == scores.shape
     for row in range(2):
-        kept = processor.bat.truncate(to_numpy(scores[row])).kept
-        np.testing.assert_array_equal(np.flatnonzero(torch.isfinite(out[row]).numpy()), kept)
-        assert torch.equal(out[row, kept], scores[row, kept])
-        single = processor(inputs["input_ids"][row:row + 1], scores[row:row + 1])
+        single = processor(ids[row:row + 1], scores[row:row + 1])
         assert torch.equal(single[0], out[row])
+    check_masked_steps([(to_numpy(scores), to_numpy(out))], processor.bat)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_scores_of_any_float_dtype(hf, processor, dtype):
+    ids, logits = last_logits(hf, [PROMPT])
+    scores = logits.to(getattr(torch, dtype))
+    out = processor(ids, scores)
+    assert out.dtype == scores.dtype and out.shape == scores.shape and out.device == scores.device
+    kept = processor.bat.truncate(to_numpy(scores[0])).kept
+    np.testing.assert_array_equal(np.flatnonzero(torch.isfinite(out[0]).numpy()), kept)
+    assert torch.equal(out[0, kept], scores[0, kept])
 
 
 def test_sample_mode_temperature_draws_within_the_kept_set(hf, processor):
-    tok, model = hf
-    inputs = tok(PROMPT, return_tensors="pt")
-    with torch.no_grad():
-        scores = model(**inputs).logits[:, -1, :]
+    _, scores = last_logits(hf, [PROMPT])
     kept = set(processor.bat.truncate(to_numpy(scores[0])).kept.tolist())
     hot = BatLogitsProcessor(basis=processor.bat.basis, mode="sample", temperature=3.0)
     drawn = set()

@@ -36,7 +36,7 @@ def complete(llm, proc, **kw):
 
 
 def test_greedy_mask_mode_continues_with_berlin(llm, processor):
-    text, _, steps = complete(llm, processor, max_tokens=3, temperature=0.0)
+    text, _, steps = complete(llm, processor, max_tokens=2, temperature=0.0)
     assert text.startswith(" Berlin"), text
     check_masked_steps(steps, processor.bat)
 
@@ -47,7 +47,7 @@ def test_sampling_is_reproducible_and_kept(llm, processor):
     for _ in range(2):
         proc = BatLogitsProcessor(basis=basis, mode="sample", seed=11)
         recorder = Recorder(proc, lambda a: a)
-        out = llm.create_completion(PROMPT, max_tokens=12, temperature=1.0, seed=1,
+        out = llm.create_completion(PROMPT, max_tokens=6, temperature=1.0, seed=1,
                                     logits_processor=LogitsProcessorList([recorder]), **PLAIN)
         runs.append((out["choices"][0]["text"], recorder.steps))
     (text_a, steps_a), (text_b, _) = runs
