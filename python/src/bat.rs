@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use basis_aware::backends::SimplexBackend;
 use crate::bat_shim::Bat;
+use basis_aware::backends::SimplexBackend;
 use basis_aware::Rule;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -149,7 +149,12 @@ impl PyBat {
 
     /// One token drawn from `softmax(logits / temperature)` restricted to the tokens BAT keeps
     /// under `q = softmax(logits)`, deciding only the candidates drawn (lazy).
-    fn sample(&self, py: Python<'_>, logits: &Bound<'_, PyAny>, seed: &Bound<'_, PyAny>) -> PyResult<u32> {
+    fn sample(
+        &self,
+        py: Python<'_>,
+        logits: &Bound<'_, PyAny>,
+        seed: &Bound<'_, PyAny>,
+    ) -> PyResult<u32> {
         let logits = floats(logits, 1, "logits")?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed_of(seed)?);
         let s = self.with_bat(py, |bat| bat.sample(&logits.data, &mut rng))?;
@@ -176,7 +181,11 @@ impl PyBat {
 
     /// A float32 copy of `logits` (1-D, or 2-D with rows decided in parallel) with every token
     /// BAT does not keep set to `-inf`; kept logits are unchanged bit for bit.
-    fn mask<'py>(&self, py: Python<'py>, logits: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn mask<'py>(
+        &self,
+        py: Python<'py>,
+        logits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut logits = floats_of_rank(logits, &[1, 2], "logits")?;
         if let [rows, vocab] = logits.shape[..] {
             self.with_bat(py, |bat| {

@@ -4,8 +4,8 @@
 
 mod arrays;
 mod basis;
-mod bat_shim;
 mod bat;
+mod bat_shim;
 mod errors;
 mod truncation;
 
