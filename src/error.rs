@@ -28,6 +28,16 @@ pub enum Error {
     /// A threshold rule's parameter (or the threshold it produced) is out of range.
     #[error("invalid threshold: {0}")]
     Threshold(String),
+    /// A proposal logit ([`crate::Bat::sample_from`]) is NaN or `+inf`.
+    #[error("proposal logit {index} is {value}: logits must be finite or -inf")]
+    InvalidProposal { index: usize, value: f32 },
+    /// A draw found no token to return: every token the proposal can draw is rejected or
+    /// undecided (or the proposal is `-inf` everywhere).
+    #[error("no token the proposal can draw is kept")]
+    NoKeptToken,
+    /// A sampling temperature is not finite and positive.
+    #[error("temperature {0}: it must be finite and positive")]
+    Temperature(f64),
     /// A token id is not in the vocabulary.
     #[error("token {token} is out of range for a vocabulary of {vocab}")]
     TokenOutOfRange { token: u32, vocab: usize },

@@ -39,6 +39,9 @@ pub(crate) struct Ledger<'a> {
     pub solves: usize,
     pub set_solves: usize,
     pub backend_time: Duration,
+    /// No backend call starts after this instant: the call's deadline
+    /// ([`crate::Bat::with_deadline`]); tokens it leaves are `Undecided(Budget)`.
+    pub deadline: Option<Instant>,
 }
 
 impl<'a> Ledger<'a> {
@@ -58,7 +61,13 @@ impl<'a> Ledger<'a> {
             solves: 0,
             set_solves: 0,
             backend_time: Duration::ZERO,
+            deadline: None,
         })
+    }
+
+    /// Whether the call's deadline has passed, so no backend call may start.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// The outcome of `token` and how it was reached, if settled.
@@ -143,6 +152,10 @@ impl<'a> Ledger<'a> {
     /// One backend call for `token`. A verified certificate settles every token it covers; any
     /// failure leaves `token` (only) undecided.
     pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
+        if self.out_of_time() {
+            self.leave_undecided(token, UndecidedReason::Budget);
+            return;
+        }
         let problem = TokenProblem {
             step: self.step,
             basis: self.basis,
@@ -173,6 +186,9 @@ impl<'a> Ledger<'a> {
         set: &[u32],
         backend: &mut dyn Backend,
     ) -> std::result::Result<bool, BackendError> {
+        if self.out_of_time() {
+            return Err(BackendError::Limit("the call's deadline has passed".into()));
+        }
         let problem = SetProblem {
             step: self.step,
             basis: self.basis,

@@ -26,6 +26,7 @@
 mod backend;
 pub mod backends;
 mod basis;
+mod bat;
 mod batch;
 mod certificate;
 mod critical;
@@ -52,6 +53,7 @@ pub mod verify;
 
 pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
+pub use bat::Bat;
 pub use batch::truncate_batch;
 pub use certificate::{
     Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,

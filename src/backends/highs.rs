@@ -34,6 +34,15 @@ impl Backend for HighsBackend {
         "highs"
     }
 
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.options.time_limit = limit.as_secs_f64();
+    }
+
+    /// HiGHS keeps no state between solves: a fresh backend is a copy of its options.
+    fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
         let TokenProblem { step, basis, token } = *problem;
         let mut refusals = Vec::new();

@@ -233,6 +233,18 @@ impl Backend for SimplexBackend {
         "simplex"
     }
 
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.options.time_limit = limit;
+    }
+
+    fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
+        Some(Box::new(Self {
+            options: self.options,
+            warm_start: self.warm_start,
+            last_basis: Vec::new(),
+        }))
+    }
+
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
         match self.solve_token(problem) {
             // A warm start changes the path, never the answer, except near the solver's

@@ -49,6 +49,13 @@ pub trait Reduction {
     /// Settles what it can of `pending`: tokens with `0 < q_j < tau` not settled before it, most
     /// probable first. Tokens it leaves go to the next reduction.
     fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]);
+
+    /// A new reduction with this one's configuration, for one row of
+    /// [`crate::Bat::truncate_batch`] (rows run in parallel only when every reduction of the
+    /// pipeline can make one). `None`, the default, runs the batch's rows in order.
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        None
+    }
 }
 
 /// A borrowed reduction is one too, so a caller can put its own in a pipeline and keep it.
@@ -64,11 +71,24 @@ impl<R: Reduction + ?Sized> Reduction for &mut R {
     fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]) {
         (**self).reduce(work, pending)
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        (**self).fresh()
+    }
 }
 
 /// The default pipeline: keeps near the threshold one token at a time, the tail in chunks, then
 /// every token left one at a time. Exact.
 pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
+    vec![
+        Box::new(HeadKeeps),
+        Box::new(TailChunks),
+        Box::new(EachToken),
+    ]
+}
+
+/// [`default_pipeline`] as [`crate::Bat`] holds it: reductions that can move to another thread.
+pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
         Box::new(HeadKeeps),
         Box::new(TailChunks),
