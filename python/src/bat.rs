@@ -3,9 +3,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::bat_shim::Bat;
 use basis_aware::backends::SimplexBackend;
-use basis_aware::Rule;
+use basis_aware::{Bat, Rule};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;

@@ -5,7 +5,6 @@
 mod arrays;
 mod basis;
 mod bat;
-mod bat_shim;
 mod errors;
 mod truncation;
 

@@ -1,6 +1,5 @@
 //! `basis_aware.Truncation`: one step's decision as plain Python values.
 
-use crate::bat_shim::UndecidedExt;
 use basis_aware::{Counts, Truncation};
 use numpy::PyArray1;
 use pyo3::prelude::*;
