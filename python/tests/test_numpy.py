@@ -257,3 +257,25 @@ def test_version_and_reprs(synth):
     bat = _bat(instance, 8, rule="epsilon=0.001", temperature=0.7)
     assert bat.rule == "epsilon=0.001" and bat.backend == "simplex" and bat.temperature == 0.7
     assert "Bat(Basis(svd(c=8)" in repr(bat)
+
+
+def test_time_limit_leaves_tokens_undecided(synth):
+    _, instance = synth(seed=0)
+    logits = instance["logits"][0]
+    exact = _bat(instance, 8).truncate(logits)
+    rushed = _bat(instance, 8, time_limit=1e-9).truncate(logits)
+    assert exact.counts["dual_kept"] > 0 and len(exact.undecided) == 0
+    # No LP starts after the deadline: what the LPs would decide is left undecided (dropped).
+    assert len(rushed.undecided) > 0
+    assert set(rushed.kept.tolist()) <= set(exact.kept.tolist())
+
+
+def test_temperature_reshapes_draws_within_the_kept_set(synth):
+    _, instance = synth(seed=2)
+    logits = instance["logits"][0]
+    kept = set(_bat(instance, 8).truncate(logits).kept.tolist())
+    cold, hot = _bat(instance, 8, temperature=0.05), _bat(instance, 8, temperature=5.0)
+    cold_draws = [cold.sample(logits, seed) for seed in range(100)]
+    hot_draws = [hot.sample(logits, seed) for seed in range(100)]
+    assert set(cold_draws) <= kept and set(hot_draws) <= kept
+    assert len(set(hot_draws)) > len(set(cold_draws))
