@@ -48,4 +48,8 @@ impl Reduction for BulkRejects {
             radius: self.radius,
         });
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(*self))
+    }
 }

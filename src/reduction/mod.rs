@@ -83,17 +83,16 @@ impl<R: Reduction + ?Sized> Reduction for &mut R {
 /// threshold one token at a time, the rest of the tail in chunks, then every token left one at a
 /// time. Exact.
 pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
-    vec![
-        Box::new(BulkRejects::default()),
-        Box::new(HeadKeeps),
-        Box::new(TailChunks),
-        Box::new(EachToken),
-    ]
+    default_send_pipeline()
+        .into_iter()
+        .map(|r| r as Box<dyn Reduction>)
+        .collect()
 }
 
 /// [`default_pipeline`] as [`crate::Bat`] holds it: reductions that can move to another thread.
 pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
+        Box::new(BulkRejects::default()),
         Box::new(HeadKeeps),
         Box::new(TailChunks),
         Box::new(EachToken),
