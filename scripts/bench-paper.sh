@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Side by side in one run on real SmolLM2-135M steps: the crate's default path (simplex backend
 # with its reductions), HiGHS on the unreduced LP, and the paper's approach as its authors ran it
-# (benches/cvxpy_bat.py: one cvxpy LP per token, cvxpy's default open solver), on the same
+# (tools/benches/cvxpy_bat.py: one cvxpy LP per token, cvxpy's default open solver), on the same
 # instance and the same tokens, for the top-20 SVD basis and the full W. Also the default path's
 # full mask and numpy's f32 W h for scale. Every result file is named after a line of
-# commands.tsv, which holds the exact command that produced it; benches/paper_table.py turns the
+# commands.tsv, which holds the exact command that produced it; tools/benches/paper_table.py turns the
 # run into the table of docs/performance.md.
 #
 #   bash scripts/bench-paper.sh            # both bases
@@ -26,11 +26,11 @@ limit_full="${BENCH_PAPER_LIMIT_FULL:-300}"
 
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet -r benches/requirements-cvxpy.txt
+  "$venv/bin/pip" install --quiet -r tools/benches/requirements-cvxpy.txt
 fi
 py="$venv/bin/python"
 
-cargo build --release --features cli,candle,highs --bin basis-aware
+cargo build --release -p basis-aware-tools --features candle,highs --bin basis-aware
 
 run="$cache/bench-paper/run-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run"
@@ -71,7 +71,7 @@ compare() {
   local name="$1" svd_flag="$2" pick="$3" limit="$4" step="$5"
   local svd_args=()
   [ -n "$svd_flag" ] && svd_args=(--svd "$svd_flag")
-  record "tokens-$name-step$step" "$py" benches/cvxpy_bat.py "$instance" --step "$step" \
+  record "tokens-$name-step$step" "$py" tools/benches/cvxpy_bat.py "$instance" --step "$step" \
     "${svd_args[@]}" --pick "$pick"
   local tokens
   tokens="$(cat "$run/tokens-$name-step$step.jsonl")"
@@ -81,12 +81,12 @@ compare() {
   done
   record "highs-$name-step$step" "$bin" truncate "$instance" --step "$step" "${svd_args[@]}" \
     --tokens "$tokens" --each --backend highs --time-limit "$limit" --json
-  record "cvxpy-$name-step$step" "$py" benches/cvxpy_bat.py "$instance" --step "$step" \
+  record "cvxpy-$name-step$step" "$py" tools/benches/cvxpy_bat.py "$instance" --step "$step" \
     "${svd_args[@]}" --tokens "$tokens" --time-limit "$limit"
 }
 
 # The reference: f32 W h on one thread (the crate's path is single-threaded too).
-record "unembedding" env OPENBLAS_NUM_THREADS=1 "$py" benches/cvxpy_bat.py "$instance" --unembedding
+record "unembedding" env OPENBLAS_NUM_THREADS=1 "$py" tools/benches/cvxpy_bat.py "$instance" --unembedding
 
 for step in $steps; do
   compare c20 20 5,5 "$limit_c20" "$step"
@@ -97,4 +97,4 @@ if [ "${BENCH_PAPER_FULL:-1}" != 0 ]; then
 fi
 echo "# finished $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$run/commands.tsv"
 
-"$py" benches/paper_table.py "$run"
+"$py" tools/benches/paper_table.py "$run"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 BASIS_AWARE_MODEL="$(bash scripts/fetch-model.sh | tail -n 1)"
 export BASIS_AWARE_MODEL
-cargo build --release --features cli,candle --bin basis-aware
+cargo build --release -p basis-aware-tools --features candle --bin basis-aware
 dir="$HOME/.cache/basis-aware/demo"
 mkdir -p "$dir"
 "$CARGO_TARGET_DIR/release/basis-aware" generate \

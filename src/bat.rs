@@ -39,7 +39,8 @@ type Worker = (Option<Box<dyn Backend + Send>>, Pipeline);
 /// per sequence:
 ///
 /// ```
-/// use basis_aware::{synthetic::SplitMix64, Bat, Basis, MatrixView, Rule};
+/// use basis_aware::{Bat, Basis, MatrixView, Rule};
+/// use rand_xoshiro::{rand_core::SeedableRng, Xoshiro256PlusPlus};
 ///
 /// // Four tokens, hidden size two: W is row-major 4 x 2.
 /// let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
@@ -50,7 +51,7 @@ type Worker = (Option<Box<dyn Backend + Send>>, Pipeline);
 /// let mask = bat.truncate(&logits)?;
 /// assert!(mask.kept.contains(&0)); // above the threshold: kept without an LP
 ///
-/// let draw = bat.sample(&logits, &mut SplitMix64::new(7))?; // lazy: decides only what it draws
+/// let draw = bat.sample(&logits, &mut Xoshiro256PlusPlus::seed_from_u64(7))?; // lazy: decides only what it draws
 /// assert!(mask.kept.contains(&draw.token));
 ///
 /// let mut masked = logits;
@@ -287,14 +288,15 @@ impl Bat {
     /// [`Error::InvalidProposal`] / [`Error::InvalidLogit`] on NaN or `+inf`.
     ///
     /// ```
-    /// use basis_aware::{synthetic::SplitMix64, Bat, Basis, MatrixView, Rule};
+    /// use basis_aware::{Bat, Basis, MatrixView, Rule};
+    /// use rand_xoshiro::{rand_core::SeedableRng, Xoshiro256PlusPlus};
     ///
     /// let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
     /// let mut bat = Bat::new(Basis::full(MatrixView::new(&w, 4, 2)?)?, Rule::Epsilon(0.1));
     /// let logits = [3.0, 1.0, 0.5, -2.0_f32];
     /// // The engine's grammar forbids token 0: the draw comes from the other kept tokens.
     /// let proposal = [f32::NEG_INFINITY, 1.0, 0.5, -2.0];
-    /// let draw = bat.sample_from(&proposal, &logits, &mut SplitMix64::new(1))?;
+    /// let draw = bat.sample_from(&proposal, &logits, &mut Xoshiro256PlusPlus::seed_from_u64(1))?;
     /// assert_ne!(draw.token, 0);
     /// # Ok::<(), basis_aware::Error>(())
     /// ```

@@ -31,21 +31,14 @@ mod batch;
 mod certificate;
 mod critical;
 mod error;
-#[cfg(feature = "eval")]
-pub mod eval;
 pub mod filter;
-pub mod instance;
 mod ledger;
 pub mod lp;
-mod matching;
 mod matrix;
-#[cfg(feature = "candle")]
-pub mod model;
 pub mod reduction;
 mod rule;
 mod sample;
 mod step;
-pub mod synthetic;
 #[cfg(feature = "proptest")]
 pub mod testing;
 mod truncate;
@@ -64,7 +57,6 @@ pub use critical::{
 };
 pub use error::{Error, Result};
 pub use filter::{BatFilter, FilterReport, TokenFilter};
-pub use matching::{bat_boundary, BatBoundary, BatSearch, Family};
 pub use matrix::MatrixView;
 pub use reduction::{Reduction, Workspace};
 pub use rule::{Rule, ThresholdRule};

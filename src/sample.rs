@@ -87,11 +87,12 @@ impl Sampled {
 /// [`crate::Bat::sample`] is the same draw from a configured, stateful object.
 ///
 /// ```
-/// use basis_aware::{sample, synthetic::SplitMix64, Basis, MatrixView, Rule};
+/// use basis_aware::{sample, Basis, MatrixView, Rule};
+/// use rand_xoshiro::{rand_core::SeedableRng, Xoshiro256PlusPlus};
 ///
 /// let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
 /// let basis = Basis::full(MatrixView::new(&w, 4, 2)?)?;
-/// let mut rng = SplitMix64::new(7);
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(7); // or any rand_core::Rng
 /// let draw = sample(&[3.0, 1.0, 0.5, -2.0], &basis, &Rule::Epsilon(0.1), None, &mut rng)?;
 /// assert!(draw.token < 4);
 /// # Ok::<(), basis_aware::Error>(())

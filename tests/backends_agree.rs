@@ -2,9 +2,11 @@
 //! that the simplex starts from a restricted column set and must grow it.
 #![cfg(all(feature = "simplex", feature = "highs"))]
 
+mod common;
+
 use basis_aware::backends::{HighsBackend, SimplexBackend};
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::{decide_tokens, Outcome, Rule, Step};
+use common::gaussian_instance;
 use proptest::prelude::*;
 
 proptest! {

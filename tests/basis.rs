@@ -1,14 +1,18 @@
 //! Bases: the SVD projection against nalgebra's own SVD, and the save/load round trip.
 
+mod common;
+
 use std::collections::HashMap;
 
 use approx::assert_relative_eq;
-use basis_aware::{synthetic, Basis, BasisKind, MatrixView};
+use basis_aware::{Basis, BasisKind, MatrixView};
 use nalgebra::DMatrix;
 
 fn gaussian(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
-    let mut rng = synthetic::SplitMix64::new(seed);
-    (0..rows * cols).map(|_| rng.gaussian() as f32).collect()
+    let mut rng = common::rng(seed);
+    (0..rows * cols)
+        .map(|_| common::synthetic::gaussian(&mut rng) as f32)
+        .collect()
 }
 
 #[test]

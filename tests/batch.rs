@@ -1,9 +1,11 @@
 //! `truncate_batch`: the rows of a batch decide as they would one at a time, in row order.
 #![cfg(feature = "simplex")]
 
+mod common;
+
 use basis_aware::backends::SimplexBackend;
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::{truncate, truncate_batch, Error, Rule};
+use common::gaussian_instance;
 
 #[test]
 fn a_batch_decides_each_row_as_alone() {

@@ -148,12 +148,14 @@ proptest! {
 
 /// A peaked Gaussian step, large enough that the closed form has a tail to reject.
 fn peaked(vocab: usize, dim: usize, seed: u64) -> (Step, Basis) {
-    let mut rng = basis_aware::synthetic::SplitMix64::new(seed);
+    let mut rng = common::rng(seed);
     let scale = 1.0 / (dim as f64).sqrt();
     let b: Vec<f32> = (0..vocab * dim)
-        .map(|_| (rng.gaussian() * scale) as f32)
+        .map(|_| (common::synthetic::gaussian(&mut rng) * scale) as f32)
         .collect();
-    let h: Vec<f64> = (0..dim).map(|_| rng.gaussian() * 6.0).collect();
+    let h: Vec<f64> = (0..dim)
+        .map(|_| common::synthetic::gaussian(&mut rng) * 6.0)
+        .collect();
     let logits: Vec<f32> = b
         .chunks_exact(dim)
         .map(|row| {

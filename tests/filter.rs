@@ -3,11 +3,13 @@
 //! the candle adapter masks as the slice path does.
 #![cfg(feature = "simplex")]
 
+mod common;
+
 use std::sync::Arc;
 
 use basis_aware::backends::SimplexBackend;
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::{decide_tokens, truncate, BatFilter, Error, Rule, Step, TokenFilter};
+use common::gaussian_instance;
 
 const RULE: Rule = Rule::Eta(0.01);
 
@@ -159,9 +161,8 @@ fn bad_input_is_an_error_and_leaves_the_logits_alone() {
 #[cfg(feature = "candle")]
 mod candle {
     use super::*;
-    use basis_aware::filter::candle::{apply_to_tensor, FilteredSampler};
+    use basis_aware::filter::candle::apply_to_tensor;
     use candle_core::{DType, Device, Tensor};
-    use candle_transformers::generation::LogitsProcessor;
 
     #[test]
     fn the_tensor_path_masks_as_the_slice_path() {
@@ -216,21 +217,5 @@ mod candle {
             apply_to_tensor(&mut filter, &short),
             Err(Error::Shape(_))
         ));
-    }
-
-    #[test]
-    fn the_filtered_sampler_draws_only_kept_tokens() {
-        let inst = gaussian_instance(300, 5, 1, 6.0, 13);
-        let basis = inst.basis(Some(3)).unwrap();
-        let logits = Tensor::new(inst.step_logits(0).unwrap(), &Device::Cpu).unwrap();
-        let mut sampler = FilteredSampler::new(
-            BatFilter::new(basis, RULE),
-            LogitsProcessor::new(7, Some(1.5), None),
-        );
-        for _ in 0..50 {
-            let token = sampler.sample(&logits).unwrap();
-            let kept = &sampler.last_report().unwrap().kept;
-            assert!(kept.binary_search(&token).is_ok(), "token {token}");
-        }
     }
 }

@@ -8,9 +8,9 @@ use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::{
     ApproxKMeansFusion, EachToken, Exactness, HeadKeeps, Reduction, TailChunks, Workspace,
 };
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::testing::{case, check_reduction};
 use basis_aware::{truncate_with, KeepProof, Outcome, RejectProof, Rule, Step};
+use common::gaussian_instance;
 use proptest::prelude::*;
 
 fn oracle() -> Box<dyn basis_aware::Backend> {

@@ -3,9 +3,11 @@
 //! backend fall back to the threshold's decision and say so.
 #![cfg(feature = "simplex")]
 
+mod common;
+
 use basis_aware::backends::SimplexBackend;
-use basis_aware::synthetic::{gaussian_instance, SplitMix64};
 use basis_aware::{sample_step, truncate, Basis, KeepProof, Rule, SampleBudget, Step};
+use common::gaussian_instance;
 
 const DRAWS: usize = 20_000;
 
@@ -48,7 +50,7 @@ fn draws_follow_q_renormalised_over_the_kept_set() {
 
     let kept_mass: f64 = mask.kept.iter().map(|&t| q[t as usize]).sum();
     let mut counts = vec![0usize; q.len()];
-    let mut rng = SplitMix64::new(2024);
+    let mut rng = common::rng(2024);
     let mut lp_draws = 0;
     for _ in 0..DRAWS {
         let draw = sample_step(
@@ -87,7 +89,7 @@ fn draws_follow_q_renormalised_over_the_kept_set() {
 fn a_spent_budget_falls_back_to_the_threshold_and_says_so() {
     let (logits, basis, rule) = instance();
     let step = Step::new(&logits, &rule).unwrap();
-    let mut rng = SplitMix64::new(5);
+    let mut rng = common::rng(5);
     let mut backend = SimplexBackend::default();
     let mut exhausted = 0;
     for _ in 0..500 {
@@ -119,7 +121,7 @@ fn a_spent_budget_falls_back_to_the_threshold_and_says_so() {
 fn without_a_backend_only_threshold_tokens_are_drawn() {
     let (logits, basis, rule) = instance();
     let step = Step::new(&logits, &rule).unwrap();
-    let mut rng = SplitMix64::new(9);
+    let mut rng = common::rng(9);
     for _ in 0..500 {
         let draw = sample_step(&step, &basis, None, SampleBudget::unlimited(), &mut rng).unwrap();
         assert!(step.above_threshold(draw.token));
@@ -133,7 +135,7 @@ fn the_same_seed_gives_the_same_draws() {
     let (logits, basis, rule) = instance();
     let step = Step::new(&logits, &rule).unwrap();
     let run = |seed| {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = common::rng(seed);
         let mut backend = SimplexBackend::default();
         (0..200)
             .map(|_| {

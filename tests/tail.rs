@@ -2,14 +2,16 @@
 //! with per-token decisions, and a backend without set solves must lose nothing but speed.
 #![cfg(feature = "simplex")]
 
+mod common;
+
 use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::{EachToken, HeadKeeps, Reduction, TailChunks};
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::verify::rejected_by;
 use basis_aware::{
     decide, truncate, truncate_with, Backend, BackendError, Certificate, Rule, SetProblem, Step,
     TokenProblem,
 };
+use common::gaussian_instance;
 use proptest::prelude::*;
 
 /// The simplex backend with its set solves switched off.

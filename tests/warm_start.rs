@@ -2,9 +2,11 @@
 //! never the answer.
 #![cfg(feature = "simplex")]
 
+mod common;
+
 use basis_aware::backends::SimplexBackend;
-use basis_aware::synthetic::gaussian_instance;
 use basis_aware::{decide, Outcome, Rule, Step};
+use common::gaussian_instance;
 use proptest::prelude::*;
 
 fn kind(o: &Outcome) -> u8 {

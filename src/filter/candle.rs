@@ -6,7 +6,6 @@
 //! tensor's device in its own dtype.
 
 use candle_core::{DType, Tensor};
-use candle_transformers::generation::LogitsProcessor;
 
 use super::{FilterReport, TokenFilter};
 use crate::error::{Error, Result};
@@ -53,35 +52,4 @@ pub fn apply_to_tensor<F: TokenFilter + ?Sized>(
         })
         .map_err(engine_error)?;
     Ok((masked, report))
-}
-
-/// A `LogitsProcessor` that sees only the tokens `filter` keeps: the drop-in for
-/// `LogitsProcessor::sample` in a candle decode loop. Temperature, top-k and top-p then act on
-/// the kept set, and argmax is unchanged (the most probable token is always kept).
-pub struct FilteredSampler<F> {
-    pub filter: F,
-    pub sampler: LogitsProcessor,
-    last: Option<FilterReport>,
-}
-
-impl<F: TokenFilter> FilteredSampler<F> {
-    pub fn new(filter: F, sampler: LogitsProcessor) -> Self {
-        Self {
-            filter,
-            sampler,
-            last: None,
-        }
-    }
-
-    /// Masks `logits` (`[V]`) and draws a token from what is left.
-    pub fn sample(&mut self, logits: &Tensor) -> Result<u32> {
-        let (masked, report) = apply_to_tensor(&mut self.filter, logits)?;
-        self.last = Some(report);
-        self.sampler.sample(&masked).map_err(engine_error)
-    }
-
-    /// The report of the last [`FilteredSampler::sample`].
-    pub fn last_report(&self) -> Option<&FilterReport> {
-        self.last.as_ref()
-    }
 }

@@ -15,6 +15,9 @@
 
 use std::sync::Arc;
 
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
 use super::{Exactness, Reduction, Workspace};
 use crate::backend::TokenProblem;
 use crate::basis::Basis;
@@ -23,7 +26,6 @@ use crate::error::{Error, Result};
 use crate::lp::ScaledLp;
 use crate::matrix::MatrixView;
 use crate::step::Step;
-use crate::synthetic::SplitMix64;
 
 /// Most probable tokens kept as their own variables by default.
 pub const DEFAULT_FUSION_HEAD: usize = 256;
@@ -265,13 +267,13 @@ fn kmeans(basis: &Basis, groups: usize, seed: u64) -> Vec<u32> {
     let distance = |j: usize, center: &[f64]| -> f64 {
         row(j).zip(center).map(|(b, c)| (b - c) * (b - c)).sum()
     };
-    let mut rng = SplitMix64::new(seed);
-    let mut centers: Vec<f64> = row((rng.next_u64() % v as u64) as usize).collect();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut centers: Vec<f64> = row(rng.random_range(0..v)).collect();
     let mut nearest: Vec<f64> = (0..v).map(|j| distance(j, &centers[..m])).collect();
     for _ in 1..groups {
         let total: f64 = nearest.iter().sum();
         let pick = if total > 0.0 {
-            let mut u = rng.uniform() * total;
+            let mut u = rng.random::<f64>() * total;
             nearest
                 .iter()
                 .position(|&d| {
@@ -280,7 +282,7 @@ fn kmeans(basis: &Basis, groups: usize, seed: u64) -> Vec<u32> {
                 })
                 .unwrap_or(v - 1)
         } else {
-            (rng.next_u64() % v as u64) as usize
+            rng.random_range(0..v)
         };
         let start = centers.len();
         centers.extend(row(pick));

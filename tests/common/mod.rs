@@ -1,37 +1,13 @@
-//! Shared pieces of the integration tests: independent oracles and the compiled backends.
+//! Shared pieces of the integration tests: independent oracles, the compiled backends and
+//! synthetic decode steps.
 #![allow(dead_code, unused_imports)]
 
 use basis_aware::{Backend, Basis, Step};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 
-/// The real model's path: `BASIS_AWARE_MODEL`, or what `scripts/fetch-model.sh` fetches.
-#[cfg(feature = "candle")]
-pub fn model_path() -> &'static std::path::Path {
-    use std::path::{Path, PathBuf};
-    use std::sync::OnceLock;
+pub mod synthetic;
 
-    use basis_aware::model::MODEL_ENV;
-
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Some(path) = std::env::var_os(MODEL_ENV) {
-            return PathBuf::from(path);
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-model.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{MODEL_ENV} is unset and {} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        PathBuf::from(stdout.lines().last().expect("the script prints the path"))
-    })
-}
+pub use synthetic::{gaussian_instance, rng};
 
 /// The exported strategies (feature `proptest`) are the tests' instances too.
 #[cfg(feature = "proptest")]
