@@ -1,5 +1,6 @@
 //! BAT in a candle decode loop: SmolLM2 (GGUF) continues a prompt, and every step's logits go
-//! through a `BatFilter` before candle-transformers' `LogitsProcessor` samples from them.
+//! through a `Bat` (as a `BatFilter` with a candidate window) before candle-transformers'
+//! `LogitsProcessor` samples from them.
 //!
 //!     export BASIS_AWARE_MODEL="$(bash scripts/fetch-model.sh | tail -n 1)"
 //!     cargo run --release --features candle --example candle_filter -- "The capital of France is"
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use basis_aware::filter::candle::FilteredSampler;
 use basis_aware::model::{cached_svd_basis, GgufModel, MODEL_ENV};
-use basis_aware::{BatFilter, Rule};
+use basis_aware::{Bat, BatFilter, Rule};
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::LogitsProcessor;
 
@@ -24,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = GgufModel::load(&path)?;
     // Once per model, cached next to it; every sequence's filter shares it.
     let basis = Arc::new(cached_svd_basis(&path, 20)?);
-    let filter = BatFilter::new(basis, Rule::Eta(9e-4)).with_candidates(64);
+    let filter = BatFilter::from(Bat::new(basis, Rule::Eta(9e-4))).with_candidates(64);
     let mut sampler = FilteredSampler::new(filter, LogitsProcessor::new(0, Some(1.0), None));
 
     let (mut input, mut position, mut generated) = (model.encode(&prompt)?, 0, Vec::new());

@@ -59,12 +59,15 @@ pub fn apply_to_tensor<F: TokenFilter + ?Sized>(
 /// `LogitsProcessor::sample` in a candle decode loop. Temperature, top-k and top-p then act on
 /// the kept set, and argmax is unchanged (the most probable token is always kept).
 pub struct FilteredSampler<F> {
+    /// The filter that masks each step's logits (a [`crate::Bat`], or a [`crate::BatFilter`]).
     pub filter: F,
+    /// candle's sampler, drawing from what the filter keeps.
     pub sampler: LogitsProcessor,
     last: Option<FilterReport>,
 }
 
 impl<F: TokenFilter> FilteredSampler<F> {
+    /// `sampler` drawing from the logits `filter` masks.
     pub fn new(filter: F, sampler: LogitsProcessor) -> Self {
         Self {
             filter,
