@@ -11,8 +11,11 @@ use crate::step::Step;
 /// The problem for one token: is `P_i` (METHOD.md) empty?
 #[derive(Debug, Clone, Copy)]
 pub struct TokenProblem<'a> {
+    /// The step the token belongs to.
     pub step: &'a Step,
+    /// The constraint matrix.
     pub basis: &'a Basis,
+    /// The token to decide.
     pub token: u32,
 }
 
@@ -20,7 +23,9 @@ pub struct TokenProblem<'a> {
 /// feasible set with `p_j = 0` for every listed token? Only sets of mass at most `tau` can be.
 #[derive(Debug, Clone, Copy)]
 pub struct SetProblem<'a> {
+    /// The step the tokens belong to.
     pub step: &'a Step,
+    /// The constraint matrix.
     pub basis: &'a Basis,
     /// Distinct tokens with `q_j > 0`, ascending.
     pub tokens: &'a [u32],

@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// every token with `sigma q_i s_i > sum_j q_j g(s_j)` (beyond the verifier's margin).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeepCertificate {
+    /// `(y_b, y_0)`: `m` entries for the basis columns, then the sum-to-one row.
     pub y: Vec<f64>,
 }
 
@@ -21,6 +22,7 @@ pub struct KeepCertificate {
 /// keeps small moves of large probabilities exact, which the residual check needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RejectCertificate {
+    /// `(token, p_j - q_j)`, strictly increasing by token.
     pub changes: Vec<(u32, f64)>,
 }
 
@@ -33,13 +35,16 @@ pub struct RejectCertificate {
 /// it reaches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkRejectCertificate {
+    /// The radius `R` of the weight rule `w_j = q_j min(1, R / rho0_j)`.
     pub radius: f64,
 }
 
 /// What a backend hands back for one token, before verification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Certificate {
+    /// A dual vector that keeps the token.
     Keep(KeepCertificate),
+    /// A point that rejects the token.
     Reject(RejectCertificate),
 }
 
@@ -52,7 +57,10 @@ pub enum KeepProof {
     /// A verified dual vector; one vector often keeps many tokens, hence the sharing.
     Dual(Arc<KeepCertificate>),
     /// No certificate: assumed by the named approximate reduction.
-    Approximate { by: &'static str },
+    Approximate {
+        /// The reduction's name.
+        by: &'static str,
+    },
 }
 
 /// Why a token is rejected.
@@ -66,7 +74,10 @@ pub enum RejectProof {
     /// A verified bulk certificate; one rejects most of a step's tail.
     Bulk(Arc<BulkRejectCertificate>),
     /// No certificate: assumed by the named approximate reduction.
-    Approximate { by: &'static str },
+    Approximate {
+        /// The reduction's name.
+        by: &'static str,
+    },
 }
 
 /// Why a token could not be decided. The default policy treats it as rejected, which keeps the
@@ -89,20 +100,26 @@ pub enum UndecidedReason {
 /// The decision for one token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Kept, with its proof.
     Keep(KeepProof),
+    /// Rejected, with its proof.
     Reject(RejectProof),
+    /// Neither, with the reason; treated as rejected.
     Undecided(UndecidedReason),
 }
 
 impl Outcome {
+    /// Whether the token is kept.
     pub fn is_keep(&self) -> bool {
         matches!(self, Outcome::Keep(_))
     }
 
+    /// Whether the token is rejected.
     pub fn is_reject(&self) -> bool {
         matches!(self, Outcome::Reject(_))
     }
 
+    /// Whether the token is undecided.
     pub fn is_undecided(&self) -> bool {
         matches!(self, Outcome::Undecided(_))
     }

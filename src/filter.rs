@@ -43,7 +43,9 @@ pub struct FilterReport {
     /// Tokens below `tau` outside the candidate window of [`BatFilter::with_candidates`]:
     /// masked without an LP, which is the threshold's own decision. Zero in full mode.
     pub unexamined: usize,
+    /// Wall time of the whole call.
     pub elapsed: Duration,
+    /// The part of it spent inside the backend.
     pub backend_time: Duration,
 }
 

@@ -79,9 +79,11 @@ pub struct Truncation {
     pub kept: Vec<u32>,
     /// One outcome per token of the vocabulary.
     pub outcomes: Vec<Outcome>,
+    /// How each token's decision was reached.
     pub counts: Counts,
     /// Wall time of the whole call, and the part spent inside the backend.
     pub elapsed: Duration,
+    /// The part of `elapsed` spent inside the backend.
     pub backend_time: Duration,
 }
 

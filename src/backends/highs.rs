@@ -17,6 +17,7 @@ const ZERO_OBJECTIVE: f64 = 1e-9;
 /// HiGHS (dual simplex, one thread, presolve off) on the per-token LP.
 #[derive(Debug, Clone, Default)]
 pub struct HighsBackend {
+    /// HiGHS's settings (time limit, presolve).
     pub options: Options,
 }
 

@@ -70,6 +70,7 @@ const WARM_PIVOTS: usize = 4;
 /// Bounded dual simplex (crate `basis-aware-simplex`) with column generation.
 #[derive(Debug, Clone)]
 pub struct SimplexBackend {
+    /// Settings of the simplex (iteration and time limits, tolerances).
     pub options: Options,
     /// Start each LP from the last basis (across column-generation rounds, tokens, sets and steps),
     /// named by token so it survives changes of the column set.

@@ -107,18 +107,22 @@ pub struct Workspace<'w, 'a> {
 }
 
 impl<'a> Workspace<'_, 'a> {
+    /// The step being decided.
     pub fn step(&self) -> &'a Step {
         self.ledger.step
     }
 
+    /// The constraint matrix.
     pub fn basis(&self) -> &'a Basis {
         self.ledger.basis
     }
 
+    /// Whether `token` has an outcome already.
     pub fn is_settled(&self, token: u32) -> bool {
         self.ledger.is_settled(token)
     }
 
+    /// The outcome of `token`, if settled.
     pub fn outcome(&self, token: u32) -> Option<&Outcome> {
         self.ledger.get(token).map(|(o, _)| o)
     }

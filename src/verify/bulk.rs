@@ -1,5 +1,5 @@
 //! The bulk reject certificate: one closed-form body inside the step's zonotope rejects most of
-//! the tail in one `O(V m^2)` pass (ARCHITECTURE.md or docs/architecture.md, "Bulk
+//! the tail in one `O(V m^2)` pass (ARCHITECTURE.md, "Bulk
 //! certificates", has the proof).
 //!
 //! Token `i` is rejected iff `sigma q_i a_i` lies in `Z = sum_j q_j [-1, kappa] a_j`
@@ -48,14 +48,24 @@ const TINY: f64 = 5e-324;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BulkError {
+    /// The radius is not finite and positive.
     #[error("bulk radius {0} must be finite and positive")]
     Radius(f64),
+    /// The basis and the step have different vocabularies.
     #[error("basis has {basis} tokens but the step has {step}")]
-    VocabMismatch { basis: usize, step: usize },
+    VocabMismatch {
+        /// The basis's vocabulary.
+        basis: usize,
+        /// The step's vocabulary.
+        step: usize,
+    },
+    /// `M` is not positive definite (e.g. a rank-deficient basis).
     #[error("the weighted second moment of the basis rows is not positive definite")]
     NotPositiveDefinite,
+    /// The inverse factor could not be certified (`epsilon >= 1`).
     #[error("the inverse factor is certified only to {0:e}, not below 1")]
     Conditioning(f64),
+    /// A non-finite value arose in the pass.
     #[error("a non-finite value arose in the bulk pass")]
     NonFinite,
 }
