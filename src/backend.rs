@@ -2,6 +2,8 @@
 //! answers with a certificate; the caller ([`crate::decide`]) verifies it before it becomes a
 //! decision, so a backend can be wrong but never decisive.
 
+use std::time::Duration;
+
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
 use crate::step::Step;
@@ -9,8 +11,11 @@ use crate::step::Step;
 /// The problem for one token: is `P_i` (METHOD.md) empty?
 #[derive(Debug, Clone, Copy)]
 pub struct TokenProblem<'a> {
+    /// The step the token belongs to.
     pub step: &'a Step,
+    /// The constraint matrix.
     pub basis: &'a Basis,
+    /// The token to decide.
     pub token: u32,
 }
 
@@ -18,7 +23,9 @@ pub struct TokenProblem<'a> {
 /// feasible set with `p_j = 0` for every listed token? Only sets of mass at most `tau` can be.
 #[derive(Debug, Clone, Copy)]
 pub struct SetProblem<'a> {
+    /// The step the tokens belong to.
     pub step: &'a Step,
+    /// The constraint matrix.
     pub basis: &'a Basis,
     /// Distinct tokens with `q_j > 0`, ascending.
     pub tokens: &'a [u32],
@@ -60,5 +67,21 @@ pub trait Backend {
     ) -> Result<Option<RejectCertificate>, BackendError> {
         let _ = problem;
         Err(BackendError::Unsupported("zeroing a set of tokens"))
+    }
+
+    /// Caps the wall time of every later solve at `limit`. [`crate::Bat::with_deadline`] sets it
+    /// to the call's deadline, so one LP cannot outlast the call; a backend without a time limit
+    /// keeps the default, which ignores it.
+    fn set_time_limit(&mut self, limit: Duration) {
+        let _ = limit;
+    }
+
+    /// A new backend with this one's configuration and none of the state its earlier solves left
+    /// (warm starts), for one row of [`crate::Bat::truncate_batch`]: fresh backends make a row's
+    /// result independent of which thread ran it and of what ran before. `None`, the default,
+    /// when the backend cannot make one; the batch then runs its rows in order on the `Bat`'s
+    /// own backend.
+    fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
+        None
     }
 }

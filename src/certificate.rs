@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// every token with `sigma q_i s_i > sum_j q_j g(s_j)` (beyond the verifier's margin).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeepCertificate {
+    /// `(y_b, y_0)`: `m` entries for the basis columns, then the sum-to-one row.
     pub y: Vec<f64>,
 }
 
@@ -21,13 +22,29 @@ pub struct KeepCertificate {
 /// keeps small moves of large probabilities exact, which the residual check needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RejectCertificate {
+    /// `(token, p_j - q_j)`, strictly increasing by token.
     pub changes: Vec<(u32, f64)>,
+}
+
+/// A closed-form rejection of many tokens at once (the "bulk" family): the radius `R` of the
+/// weight rule `w_j = q_j min(1, R / rho0_j)`, `rho0_j` the Mahalanobis radius of `a_j = (b_j, 1)`
+/// under `sum_j q_j a_j a_j^T`. The verifier ([`crate::verify::rejected_by_bulk`]) recomputes the
+/// weights, the matrix `M = sum_j w_j a_j a_j^T` and a rigorous bound on every token's radius
+/// under `M`, and rejects every token that the least-squares representation of `sigma q_i a_i`
+/// keeps inside the box. Any radius gives a valid proof; the radius only sets how many tokens
+/// it reaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkRejectCertificate {
+    /// The radius `R` of the weight rule `w_j = q_j min(1, R / rho0_j)`.
+    pub radius: f64,
 }
 
 /// What a backend hands back for one token, before verification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Certificate {
+    /// A dual vector that keeps the token.
     Keep(KeepCertificate),
+    /// A point that rejects the token.
     Reject(RejectCertificate),
 }
 
@@ -40,7 +57,10 @@ pub enum KeepProof {
     /// A verified dual vector; one vector often keeps many tokens, hence the sharing.
     Dual(Arc<KeepCertificate>),
     /// No certificate: assumed by the named approximate reduction.
-    Approximate { by: &'static str },
+    Approximate {
+        /// The reduction's name.
+        by: &'static str,
+    },
 }
 
 /// Why a token is rejected.
@@ -51,8 +71,13 @@ pub enum RejectProof {
     ZeroMass,
     /// A verified point of `P_i`; one point rejects every token it sets to zero.
     Point(Arc<RejectCertificate>),
+    /// A verified bulk certificate; one rejects most of a step's tail.
+    Bulk(Arc<BulkRejectCertificate>),
     /// No certificate: assumed by the named approximate reduction.
-    Approximate { by: &'static str },
+    Approximate {
+        /// The reduction's name.
+        by: &'static str,
+    },
 }
 
 /// Why a token could not be decided. The default policy treats it as rejected, which keeps the
@@ -75,20 +100,26 @@ pub enum UndecidedReason {
 /// The decision for one token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Kept, with its proof.
     Keep(KeepProof),
+    /// Rejected, with its proof.
     Reject(RejectProof),
+    /// Neither, with the reason; treated as rejected.
     Undecided(UndecidedReason),
 }
 
 impl Outcome {
+    /// Whether the token is kept.
     pub fn is_keep(&self) -> bool {
         matches!(self, Outcome::Keep(_))
     }
 
+    /// Whether the token is rejected.
     pub fn is_reject(&self) -> bool {
         matches!(self, Outcome::Reject(_))
     }
 
+    /// Whether the token is undecided.
     pub fn is_undecided(&self) -> bool {
         matches!(self, Outcome::Undecided(_))
     }

@@ -24,6 +24,7 @@ const MAX_UNDECIDED_PROBES: usize = 3;
 pub struct CriticalThreshold {
     /// A threshold at which the token is kept (at least `q_i`, where the threshold keeps it).
     pub kept_at: f64,
+    /// Why it is kept at `kept_at`.
     pub keep: KeepProof,
     /// A threshold at which it is rejected, with the point; `None` when it is kept at every
     /// threshold searched: up to `tau = max q`, the largest a rule can reach (it is then never

@@ -2,11 +2,11 @@
 //! penalties, grammar, a seeded RNG) and only let a plug-in edit the logits vector before it;
 //! a [`TokenFilter`] is that plug-in, masking every token it does not keep to `-inf`.
 //!
-//! The filter must decide every token the sampler could draw, so [`BatFilter`] runs a
-//! full-vocabulary [`crate::truncate`] per step, which costs seconds at `V = 49152` today. An
-//! engine that samples itself should call the lazy [`crate::sample_step`] instead: it decides
-//! only the candidates it draws, most of which are above the threshold and need no LP.
-//! [`BatFilter::with_candidates`] is the cheap middle ground for engines that cannot.
+//! The filter must decide every token the sampler could draw, so a [`Bat`] used as a filter runs
+//! a full-vocabulary [`Bat::truncate`] per step, which costs seconds at `V = 49152` today. An
+//! engine that samples itself should call the lazy [`Bat::sample`] or [`Bat::sample_from`]
+//! instead: they decide only the candidates drawn, most of which are above the threshold and need
+//! no LP. [`BatFilter::with_candidates`] is the cheap middle ground for engines that cannot.
 //!
 //! `docs/integration.md` has recipes for candle, mistral.rs and llama.cpp.
 
@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
 use crate::basis::Basis;
-use crate::error::{Error, Result};
-use crate::reduction::default_pipeline;
-use crate::rule::Rule;
-use crate::step::Step;
-use crate::truncate::{decide_all, truncate, Counts};
+use crate::bat::Bat;
+use crate::error::Result;
+use crate::rule::ThresholdRule;
+use crate::truncate::Counts;
 
 /// Edits one decode step's logits in place, masking the tokens it rejects.
 pub trait TokenFilter {
@@ -44,57 +43,40 @@ pub struct FilterReport {
     /// Tokens below `tau` outside the candidate window of [`BatFilter::with_candidates`]:
     /// masked without an LP, which is the threshold's own decision. Zero in full mode.
     pub unexamined: usize,
+    /// Wall time of the whole call.
     pub elapsed: Duration,
+    /// The part of it spent inside the backend.
     pub backend_time: Duration,
 }
 
-/// BAT as a [`TokenFilter`]: the tokens [`crate::truncate`] keeps stay, every other one
-/// (rejected or undecided) is masked.
+/// A [`Bat`] with an optional candidate window ([`BatFilter::with_candidates`]), as a
+/// [`TokenFilter`]. Without a window it is the `Bat` itself ([`Bat`] implements
+/// [`TokenFilter`] too); every token not kept (rejected or undecided) is masked.
 ///
 /// The basis is shared, not copied: an engine serving many sequences builds one
 /// `Arc<Basis>` per model and gives each sequence its own filter, whose backend keeps that
 /// sequence's warm start from step to step.
+#[derive(Debug)]
 pub struct BatFilter {
-    basis: Arc<Basis>,
-    rule: Rule,
-    backend: Option<Box<dyn Backend + Send>>,
+    bat: Bat,
     candidates: Option<usize>,
 }
 
-impl std::fmt::Debug for BatFilter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatFilter")
-            .field("basis", &self.basis.kind())
-            .field("rule", &self.rule)
-            .field("backend", &self.backend.as_ref().map(|b| b.name()))
-            .field("candidates", &self.candidates)
-            .finish()
-    }
-}
-
 impl BatFilter {
-    /// The exact rule over the whole vocabulary, decided by the default backend
-    /// ([`crate::backends::SimplexBackend`]). Without the `simplex` feature there is no default
-    /// backend and the filter masks everything below `tau` (the threshold rule alone) until
-    /// [`BatFilter::with_backend`] supplies one.
-    pub fn new(basis: impl Into<Arc<Basis>>, rule: Rule) -> Self {
-        #[cfg(feature = "simplex")]
-        let backend: Option<Box<dyn Backend + Send>> =
-            Some(Box::new(crate::backends::SimplexBackend::default()));
-        #[cfg(not(feature = "simplex"))]
-        let backend = None;
-        Self {
-            basis: basis.into(),
-            rule,
-            backend,
-            candidates: None,
-        }
+    /// [`Bat::new`] as a filter: the exact rule over the whole vocabulary.
+    pub fn new(
+        basis: impl Into<Arc<Basis>>,
+        rule: impl ThresholdRule + Send + Sync + 'static,
+    ) -> Self {
+        Bat::new(basis, rule).into()
     }
 
     /// Decides with `backend` instead of the default.
-    pub fn with_backend(mut self, backend: impl Backend + Send + 'static) -> Self {
-        self.backend = Some(Box::new(backend));
-        self
+    pub fn with_backend(self, backend: impl Backend + Send + 'static) -> Self {
+        Self {
+            bat: self.bat.with_backend(backend),
+            ..self
+        }
     }
 
     /// Decides only the `k` most probable tokens below `tau` and masks the rest of the tail
@@ -102,7 +84,7 @@ impl BatFilter {
     /// direction only: every token kept is kept by the exact rule too (each keep carries its
     /// certificate), but a token past the window that the exact rule would keep is masked.
     /// Near the threshold is where keeps concentrate, so a window of a few hundred catches
-    /// most of them at a small fraction of a full [`crate::truncate`].
+    /// most of them at a small fraction of a full [`Bat::truncate`].
     pub fn with_candidates(mut self, k: usize) -> Self {
         self.candidates = Some(k);
         self
@@ -110,40 +92,30 @@ impl BatFilter {
 
     /// The shared basis, to hand to the filter of another sequence.
     pub fn basis(&self) -> &Arc<Basis> {
-        &self.basis
+        self.bat.basis()
+    }
+
+    /// The `Bat` that decides, to configure it further.
+    pub fn bat_mut(&mut self) -> &mut Bat {
+        &mut self.bat
     }
 }
 
-/// Every token through [`truncate`].
-fn decide_vocabulary(
-    logits: &[f32],
-    basis: &Basis,
-    rule: &Rule,
-    backend: Option<&mut dyn Backend>,
-) -> Result<FilterReport> {
-    let t = truncate(logits, basis, rule, backend)?;
-    Ok(FilterReport {
-        tau: t.tau,
-        kept: t.kept,
-        counts: t.counts,
-        unexamined: 0,
-        elapsed: t.elapsed,
-        backend_time: t.backend_time,
-    })
+/// The filter of `bat`, without a candidate window.
+impl From<Bat> for BatFilter {
+    fn from(bat: Bat) -> Self {
+        Self {
+            bat,
+            candidates: None,
+        }
+    }
 }
 
 /// The threshold's keeps plus the decisions for the `k` most probable tokens below `tau`.
-fn decide_window(
-    logits: &[f32],
-    basis: &Basis,
-    rule: &Rule,
-    backend: Option<&mut dyn Backend>,
-    k: usize,
-) -> Result<FilterReport> {
-    let step = Step::new(logits, rule)?;
+fn decide_window(bat: &mut Bat, logits: &[f32], k: usize) -> Result<FilterReport> {
+    let step = bat.step(logits)?;
     let below: Vec<u32> = step.below_threshold().iter().copied().take(k).collect();
-    let (outcomes, mut counts, backend_time) =
-        decide_all(&step, basis, &below, backend, &mut default_pipeline())?;
+    let (outcomes, mut counts, backend_time) = bat.decide_timed(&step, &below)?;
     let mut kept: Vec<u32> = (0..step.vocab() as u32)
         .filter(|&t| step.above_threshold(t))
         .collect();
@@ -169,25 +141,11 @@ fn decide_window(
 
 impl TokenFilter for BatFilter {
     fn apply(&mut self, logits: &mut [f32]) -> Result<FilterReport> {
-        let start = Instant::now();
-        if logits.len() != self.basis.vocab() {
-            return Err(Error::Shape(format!(
-                "{} logits for a basis of {} tokens",
-                logits.len(),
-                self.basis.vocab()
-            )));
-        }
-        let Self {
-            basis,
-            rule,
-            backend,
-            candidates,
-        } = self;
-        let backend = backend.as_deref_mut().map(|b| b as &mut dyn Backend);
-        let mut report = match *candidates {
-            None => decide_vocabulary(logits, basis, rule, backend)?,
-            Some(k) => decide_window(logits, basis, rule, backend, k)?,
+        let Some(k) = self.candidates else {
+            return self.bat.apply(logits);
         };
+        let start = Instant::now();
+        let mut report = decide_window(&mut self.bat, logits, k)?;
         let mut keep = vec![false; logits.len()];
         report.kept.iter().for_each(|&t| keep[t as usize] = true);
         for (logit, _) in logits.iter_mut().zip(&keep).filter(|(_, &k)| !k) {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
-use crate::certificate::{Certificate, KeepProof, Outcome, RejectProof, UndecidedReason};
+use crate::certificate::{
+    BulkRejectCertificate, Certificate, KeepProof, Outcome, RejectProof, UndecidedReason,
+};
 use crate::error::{Error, Result};
 use crate::step::Step;
 use crate::verify;
@@ -22,6 +24,8 @@ pub(crate) enum Via {
     Token,
     /// A point that zeroes a whole chunk of the tail at once.
     Chunk,
+    /// A bulk certificate ([`crate::BulkRejectCertificate`]).
+    Bulk,
     /// Assumed by an approximate reduction, without a certificate.
     Assumed,
 }
@@ -39,6 +43,9 @@ pub(crate) struct Ledger<'a> {
     pub solves: usize,
     pub set_solves: usize,
     pub backend_time: Duration,
+    /// No backend call starts after this instant: the call's deadline
+    /// ([`crate::Bat::with_deadline`]); tokens it leaves are `Undecided(Budget)`.
+    pub deadline: Option<Instant>,
 }
 
 impl<'a> Ledger<'a> {
@@ -58,7 +65,13 @@ impl<'a> Ledger<'a> {
             solves: 0,
             set_solves: 0,
             backend_time: Duration::ZERO,
+            deadline: None,
         })
+    }
+
+    /// Whether the call's deadline has passed, so no backend call may start.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// The outcome of `token` and how it was reached, if settled.
@@ -125,6 +138,19 @@ impl<'a> Ledger<'a> {
         }
     }
 
+    /// A bulk certificate: verified once here (the verifier recomputes everything it rests on),
+    /// then it rejects every token it covers. Returns whether it verified.
+    pub fn submit_bulk(&mut self, cert: BulkRejectCertificate) -> bool {
+        match verify::rejected_by_bulk(self.step, self.basis, &cert) {
+            Ok(rejected) => {
+                let proof = Outcome::Reject(RejectProof::Bulk(Arc::new(cert)));
+                self.record(rejected, proof, Via::Bulk);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Approximate decisions, labelled with the reduction that made them.
     pub fn assume(&mut self, tokens: &[u32], keep: bool, by: &'static str) {
         let outcome = if keep {
@@ -143,6 +169,10 @@ impl<'a> Ledger<'a> {
     /// One backend call for `token`. A verified certificate settles every token it covers; any
     /// failure leaves `token` (only) undecided.
     pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
+        if self.out_of_time() {
+            self.leave_undecided(token, UndecidedReason::Budget);
+            return;
+        }
         let problem = TokenProblem {
             step: self.step,
             basis: self.basis,
@@ -173,6 +203,9 @@ impl<'a> Ledger<'a> {
         set: &[u32],
         backend: &mut dyn Backend,
     ) -> std::result::Result<bool, BackendError> {
+        if self.out_of_time() {
+            return Err(BackendError::Limit("the call's deadline has passed".into()));
+        }
         let problem = SetProblem {
             step: self.step,
             basis: self.basis,

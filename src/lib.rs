@@ -7,25 +7,37 @@
 //! and each reject by a feasible point; the independent [`verify`] module checks both before a
 //! decision is reported.
 //!
+//! [`Bat`] is the front door: build the basis once per model, one `Bat` per sequence, and call
+//! it at every decode step.
+//!
 //! ```
-//! use basis_aware::{truncate, Basis, MatrixView, Rule};
+//! use basis_aware::{Bat, Basis, MatrixView, Rule};
+//! use rand_xoshiro::{rand_core::SeedableRng, Xoshiro256PlusPlus};
 //!
 //! // Four tokens, hidden size two: W is row-major 4 x 2.
 //! let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
-//! let basis = Basis::full(MatrixView::new(&w, 4, 2)?)?;
+//! let basis = Basis::full(MatrixView::new(&w, 4, 2)?)?; // once per model (or Basis::svd)
+//! let mut bat = Bat::new(basis, Rule::Eta(0.1)); // one per sequence
 //! let logits = [3.0, 1.0, 0.5, -2.0_f32];
-//! let result = truncate(&logits, &basis, &Rule::Epsilon(0.1), None)?;
-//! assert!(result.kept.contains(&0)); // above the threshold: kept without an LP
+//! let draw = bat.sample(&logits, &mut Xoshiro256PlusPlus::seed_from_u64(7))?; // lazy: decides what it draws
+//! let mask = bat.truncate(&logits)?; // or the whole vocabulary
+//! assert!(mask.kept.contains(&0) && mask.kept.contains(&draw.token));
 //! # Ok::<(), basis_aware::Error>(())
 //! ```
 //!
-//! Without a backend, tokens below the threshold come back undecided (and count as rejected).
-//! To decide them, pass `backends::SimplexBackend` (the pure-Rust default, feature `simplex`) or
-//! `backends::HighsBackend` (the reference oracle, feature `highs`).
+//! The default backend is [`backends::SimplexBackend`] (pure Rust, feature `simplex`);
+//! `backends::HighsBackend` (feature `highs`) is the reference oracle. Without a backend
+//! ([`Bat::without_backend`]) tokens below the threshold come back undecided, which counts as
+//! rejected: the threshold rule alone. The free functions ([`truncate`], [`sample`],
+//! [`sample_step`], [`decide`], [`decide_tokens`], [`truncate_batch`]) make the same decisions
+//! without a `Bat`'s state; `ARCHITECTURE.md` maps the modules.
+
+#![warn(missing_docs)]
 
 mod backend;
 pub mod backends;
 mod basis;
+mod bat;
 mod batch;
 mod certificate;
 mod critical;
@@ -45,10 +57,11 @@ pub mod verify;
 
 pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
+pub use bat::Bat;
 pub use batch::truncate_batch;
 pub use certificate::{
-    Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
-    UndecidedReason,
+    BulkRejectCertificate, Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate,
+    RejectProof, UndecidedReason,
 };
 pub use critical::{
     critical_threshold, critical_threshold_up_to, CriticalThreshold, CRITICAL_REL_TOL,

@@ -25,7 +25,9 @@ pub struct ScaledLp {
     pub columns: Vec<u32>,
     /// `m + 1`: one row per basis column, then the sum-to-one row.
     pub rows: usize,
+    /// `A`, column-major, `rows x columns.len()`.
     pub matrix: Vec<f64>,
+    /// `b`, one entry per row.
     pub rhs: Vec<f64>,
     /// Column of the token under test (the one minimised), if any.
     pub target: Option<usize>,

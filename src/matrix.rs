@@ -32,10 +32,12 @@ impl<'a> MatrixView<'a> {
         Ok(Self { data, rows, cols })
     }
 
+    /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// Number of columns.
     pub fn cols(&self) -> usize {
         self.cols
     }

@@ -10,10 +10,12 @@ use rand_core::Rng;
 use crate::backend::Backend;
 use crate::basis::Basis;
 use crate::certificate::{KeepProof, Outcome, UndecidedReason};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ledger::Ledger;
+use crate::reduction::{default_pipeline, Reduction};
 use crate::rule::ThresholdRule;
 use crate::step::Step;
+use crate::truncate::decide_in;
 
 /// Limits on the LP work of one draw. Once one is reached, each later candidate that needs an LP
 /// is left undecided and refused (the threshold's own decision), so the draw then comes from the
@@ -67,7 +69,9 @@ pub struct Sampled {
     pub solves: usize,
     /// Whether the budget ran out, so that some candidate was refused without a decision.
     pub budget_exhausted: bool,
+    /// Wall time spent inside the backend.
     pub backend_time: Duration,
+    /// Wall time of the whole draw.
     pub elapsed: Duration,
 }
 
@@ -80,6 +84,7 @@ impl Sampled {
 
 /// One draw from `softmax(logits)` renormalised over the tokens BAT keeps, with no budget.
 /// Without a backend, tokens below the threshold are refused (the threshold sampler).
+/// [`crate::Bat::sample`] is the same draw from a configured, stateful object.
 ///
 /// ```
 /// use basis_aware::{sample, Basis, MatrixView, Rule};
@@ -103,80 +108,158 @@ pub fn sample<R: Rng + ?Sized>(
     sample_step(&step, basis, backend, SampleBudget::default(), rng)
 }
 
-/// One draw from a step already built, within `budget`.
+/// One draw from a step already built, within `budget`, through the default pipeline.
 pub fn sample_step<R: Rng + ?Sized>(
     step: &Step,
     basis: &Basis,
-    mut backend: Option<&mut dyn Backend>,
+    backend: Option<&mut dyn Backend>,
     budget: SampleBudget,
     rng: &mut R,
 ) -> Result<Sampled> {
     let start = Instant::now();
     let mut ledger = Ledger::new(step, basis)?;
-    let q = step.q();
-    let mut refused_mask: Vec<bool> = Vec::new();
-    let mut refused = Vec::new();
-    let mut budget_exhausted = false;
-    loop {
-        let token = draw(q, &refused_mask, rng);
-        if !ledger.settle_without_lp(token) {
-            let out_of_budget = budget.max_solves.is_some_and(|n| ledger.solves >= n)
-                || budget
-                    .max_backend_time
-                    .is_some_and(|t| ledger.backend_time >= t);
-            match backend.as_deref_mut() {
-                Some(solver) if !out_of_budget => ledger.solve(token, solver),
-                Some(_) => {
-                    budget_exhausted = true;
+    let draw = Draw {
+        weights: None,
+        budget,
+    };
+    draw.run(
+        &mut ledger,
+        backend,
+        &mut default_pipeline(),
+        &mut Vec::new(),
+        rng,
+        start,
+    )
+}
+
+/// How one lazy draw runs: where its candidates come from and the limits on its LP work.
+pub(crate) struct Draw<'w> {
+    /// Unnormalised weights of the distribution candidates are drawn from; `None` draws from
+    /// the step's own `q`.
+    pub weights: Option<&'w [f64]>,
+    pub budget: SampleBudget,
+}
+
+impl Draw<'_> {
+    /// Candidates from the weights without replacement, each decided through `pipeline` in
+    /// `ledger`, until one is kept: a draw from the weights restricted to the kept set.
+    /// `refused` is all-false scratch of any length, and is left all-false.
+    pub fn run<R: Rng + ?Sized, P: Reduction + ?Sized>(
+        &self,
+        ledger: &mut Ledger<'_>,
+        mut backend: Option<&mut dyn Backend>,
+        pipeline: &mut [Box<P>],
+        refused_mask: &mut Vec<bool>,
+        rng: &mut R,
+        start: Instant,
+    ) -> Result<Sampled> {
+        let step = ledger.step;
+        let weights = self.weights.unwrap_or(step.q());
+        if weights.len() != step.vocab() {
+            return Err(Error::Shape(format!(
+                "{} proposal weights for a vocabulary of {}",
+                weights.len(),
+                step.vocab()
+            )));
+        }
+        refused_mask.resize(step.vocab(), false);
+        let mut refused: Vec<(u32, Outcome)> = Vec::new();
+        let result = loop {
+            let mask = (!refused.is_empty()).then_some(&refused_mask[..]);
+            let Some(token) = draw(weights, mask, rng) else {
+                break Err(Error::NoKeptToken);
+            };
+            if !ledger.settle_without_lp(token) {
+                let budget = self.budget;
+                let out_of_budget = budget.max_solves.is_some_and(|n| ledger.solves >= n)
+                    || budget
+                        .max_backend_time
+                        .is_some_and(|t| ledger.backend_time >= t);
+                if out_of_budget && backend.is_some() {
                     ledger.leave_undecided(token, UndecidedReason::Budget);
+                } else if let Err(e) = decide_in(ledger, &[token], reborrow(&mut backend), pipeline)
+                {
+                    break Err(e);
                 }
-                None => ledger.leave_undecided(token, UndecidedReason::NoBackend),
             }
+            let (outcome, _) = ledger.get(token).expect("the candidate was just settled");
+            if let Outcome::Keep(proof) = outcome {
+                break Ok((token, proof.clone()));
+            }
+            refused.push((token, outcome.clone()));
+            refused_mask[token as usize] = true;
+        };
+        for &(t, _) in &refused {
+            refused_mask[t as usize] = false;
         }
-        let (outcome, _) = ledger.get(token).expect("the candidate was just settled");
-        if let Outcome::Keep(proof) = outcome {
-            return Ok(Sampled {
-                token,
-                proof: proof.clone(),
-                tau: step.tau(),
-                refused,
-                solves: ledger.solves,
-                budget_exhausted,
-                backend_time: ledger.backend_time,
-                elapsed: start.elapsed(),
-            });
-        }
-        refused.push((token, outcome.clone()));
-        if refused_mask.is_empty() {
-            refused_mask = vec![false; q.len()];
-        }
-        refused_mask[token as usize] = true;
+        let (token, proof) = result?;
+        Ok(Sampled {
+            token,
+            proof,
+            tau: step.tau(),
+            budget_exhausted: refused
+                .iter()
+                .any(|(_, o)| matches!(o, Outcome::Undecided(UndecidedReason::Budget))),
+            refused,
+            solves: ledger.solves,
+            backend_time: ledger.backend_time,
+            elapsed: start.elapsed(),
+        })
     }
 }
 
-/// A token drawn from `q` restricted to the tokens not refused, by one pass in token order. The
-/// token with the largest `q` is kept by the threshold and never refused, so the remaining mass
-/// is positive; if rounding carries the walk past the end, the last eligible token is taken.
-fn draw<R: Rng + ?Sized>(q: &[f64], refused: &[bool], rng: &mut R) -> u32 {
-    let eligible = |j: usize| q[j] > 0.0 && !refused.get(j).copied().unwrap_or(false);
-    let remaining: f64 = if refused.is_empty() {
-        q.iter().sum()
-    } else {
-        (0..q.len()).filter(|&j| eligible(j)).map(|j| q[j]).sum()
+/// The backend for one more call, its trait object's lifetime shortened to the borrow's.
+fn reborrow<'s>(backend: &'s mut Option<&mut dyn Backend>) -> Option<&'s mut dyn Backend> {
+    backend.as_mut().map(|b| &mut **b as &mut dyn Backend)
+}
+
+/// A token drawn from `weights` restricted to the tokens not refused, by one pass in token
+/// order; `None` when no weight is left. If rounding carries the walk past the end, the last
+/// eligible token is taken.
+fn draw<R: Rng + ?Sized>(weights: &[f64], refused: Option<&[bool]>, rng: &mut R) -> Option<u32> {
+    let eligible = |j: usize| weights[j] > 0.0 && !refused.is_some_and(|r| r[j]);
+    let remaining: f64 = match refused {
+        None => weights.iter().sum(),
+        Some(_) => (0..weights.len())
+            .filter(|&j| eligible(j))
+            .map(|j| weights[j])
+            .sum(),
     };
+    if remaining <= 0.0 {
+        return None;
+    }
     let u = uniform(rng) * remaining;
-    let (mut acc, mut last) = (0.0, 0);
-    for (j, &qj) in q.iter().enumerate() {
+    let (mut acc, mut last) = (0.0, None);
+    for (j, &w) in weights.iter().enumerate() {
         if !eligible(j) {
             continue;
         }
-        acc += qj;
-        last = j;
+        acc += w;
+        last = Some(j as u32);
         if acc > u {
-            return j as u32;
+            return last;
         }
     }
-    last as u32
+    last
+}
+
+/// Unnormalised weights `exp((logits_j - max) / t)` of `softmax(logits / t)` into `out`; `-inf`
+/// gives an exact zero. Errors name the first NaN or `+inf` entry; all `-inf` leaves no weight.
+pub(crate) fn weights_into(logits: &[f32], t: f64, out: &mut Vec<f64>) -> Result<()> {
+    let mut max = f32::NEG_INFINITY;
+    for (index, &value) in logits.iter().enumerate() {
+        if value.is_nan() || value == f32::INFINITY {
+            return Err(Error::InvalidProposal { index, value });
+        }
+        max = max.max(value);
+    }
+    if max == f32::NEG_INFINITY {
+        return Err(Error::NoKeptToken);
+    }
+    let max = f64::from(max);
+    out.clear();
+    out.extend(logits.iter().map(|&l| ((f64::from(l) - max) / t).exp()));
+    Ok(())
 }
 
 /// Uniform in `[0, 1)` with 53 random bits.

@@ -98,6 +98,7 @@ impl Step {
         &self.q
     }
 
+    /// Vocabulary size `V`.
     pub fn vocab(&self) -> usize {
         self.q.len()
     }

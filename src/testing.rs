@@ -60,10 +60,15 @@ use crate::truncate::decide_tokens_with;
 /// A small decode step: logits and a row-major `vocab x dim` basis.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// Row-major `[V]` logits of the step.
     pub logits: Vec<f32>,
+    /// Row-major `[V, dim]` basis.
     pub basis: Vec<f32>,
+    /// Vocabulary size `V`.
     pub vocab: usize,
+    /// Basis columns `m`.
     pub dim: usize,
+    /// How the case is made awkward.
     pub degeneracy: Degeneracy,
 }
 
@@ -81,6 +86,7 @@ impl Case {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Degeneracy {
+    /// A plain random case.
     None,
     /// Pairs of tokens share a basis row.
     DuplicateRows,
@@ -171,7 +177,9 @@ fn degenerate(mut c: Case) -> Case {
 /// What a reduction changed against the exact rule on one step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReductionReport {
+    /// The reduction's name.
     pub name: &'static str,
+    /// Whether it declares itself exact.
     pub exactness: Exactness,
     /// Tokens below the threshold decided by both the reduction's pipeline and the oracle.
     pub compared: usize,

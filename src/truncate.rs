@@ -26,6 +26,8 @@ pub struct Counts {
     pub point_rejected: usize,
     /// Rejected by a verified point that zeroes a whole chunk of the tail.
     pub chunk_rejected: usize,
+    /// Rejected by a verified bulk certificate (one closed-form pass over the vocabulary).
+    pub bulk_rejected: usize,
     /// Assumed by an approximate reduction, kept or rejected, without a certificate.
     pub approximate: usize,
     /// Neither (treated as rejected).
@@ -44,6 +46,7 @@ impl Counts {
             (Outcome::Keep(_), _) => &mut self.dual_kept,
             (Outcome::Reject(RejectProof::ZeroMass), _) => &mut self.zero_mass_rejected,
             (Outcome::Reject(_), Via::Chunk) => &mut self.chunk_rejected,
+            (Outcome::Reject(_), Via::Bulk) => &mut self.bulk_rejected,
             (Outcome::Reject(_), _) => &mut self.point_rejected,
             (Outcome::Undecided(_), _) => &mut self.undecided,
         };
@@ -59,6 +62,7 @@ impl std::ops::AddAssign for Counts {
         self.zero_mass_rejected += other.zero_mass_rejected;
         self.point_rejected += other.point_rejected;
         self.chunk_rejected += other.chunk_rejected;
+        self.bulk_rejected += other.bulk_rejected;
         self.approximate += other.approximate;
         self.undecided += other.undecided;
         self.solves += other.solves;
@@ -75,10 +79,22 @@ pub struct Truncation {
     pub kept: Vec<u32>,
     /// One outcome per token of the vocabulary.
     pub outcomes: Vec<Outcome>,
+    /// How each token's decision was reached.
     pub counts: Counts,
     /// Wall time of the whole call, and the part spent inside the backend.
     pub elapsed: Duration,
+    /// The part of `elapsed` spent inside the backend.
     pub backend_time: Duration,
+}
+
+impl Truncation {
+    /// Token ids left undecided (no certificate within the budget, or no backend), ascending.
+    /// They are not in [`Truncation::kept`]: the default policy treats them as rejected.
+    pub fn undecided(&self) -> Vec<u32> {
+        (0..self.outcomes.len() as u32)
+            .filter(|&t| self.outcomes[t as usize].is_undecided())
+            .collect()
+    }
 }
 
 /// The full-vocabulary decision for one step: softmax, threshold, then the default pipeline of
@@ -104,8 +120,22 @@ pub fn truncate_with(
 ) -> Result<Truncation> {
     let start = Instant::now();
     let step = Step::new(logits, rule)?;
+    truncate_step(&step, basis, backend, pipeline, None, start)
+}
+
+/// Every token of `step` through `pipeline`, no backend call starting after `deadline`; the
+/// body of [`truncate_with`] and [`crate::Bat::truncate`]. `start` is when the call began.
+pub(crate) fn truncate_step<P: Reduction + ?Sized>(
+    step: &Step,
+    basis: &Basis,
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<P>],
+    deadline: Option<Instant>,
+    start: Instant,
+) -> Result<Truncation> {
     let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let (outcomes, counts, backend_time) = decide_all(&step, basis, &all, backend, pipeline)?;
+    let (outcomes, counts, backend_time) =
+        decide_all(step, basis, &all, backend, pipeline, deadline)?;
     let kept = all
         .iter()
         .zip(&outcomes)
@@ -129,7 +159,14 @@ pub fn decide(
     token: u32,
     backend: Option<&mut dyn Backend>,
 ) -> Result<Outcome> {
-    let (mut outcomes, _, _) = decide_all(step, basis, &[token], backend, &mut default_pipeline())?;
+    let (mut outcomes, _, _) = decide_all(
+        step,
+        basis,
+        &[token],
+        backend,
+        &mut default_pipeline(),
+        None,
+    )?;
     Ok(outcomes.remove(0))
 }
 
@@ -152,19 +189,53 @@ pub fn decide_tokens_with(
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<dyn Reduction + '_>],
 ) -> Result<(Vec<Outcome>, Counts)> {
-    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend, pipeline)?;
+    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend, pipeline, None)?;
     Ok((outcomes, counts))
 }
 
-pub(crate) fn decide_all(
+pub(crate) fn decide_all<P: Reduction + ?Sized>(
     step: &Step,
     basis: &Basis,
     tokens: &[u32],
     backend: Option<&mut dyn Backend>,
-    pipeline: &mut [Box<dyn Reduction + '_>],
+    pipeline: &mut [Box<P>],
+    deadline: Option<Instant>,
 ) -> Result<(Vec<Outcome>, Counts, Duration)> {
-    let vocab = step.vocab();
     let mut ledger = Ledger::new(step, basis)?;
+    ledger.deadline = deadline;
+    decide_in(&mut ledger, tokens, backend, pipeline)?;
+    let mut counts = Counts {
+        solves: ledger.solves,
+        set_solves: ledger.set_solves,
+        ..Counts::default()
+    };
+    let vocab = step.vocab();
+    let mut seen = vec![false; if tokens.len() > 1 { vocab } else { 0 }];
+    let mut outcomes = Vec::with_capacity(tokens.len());
+    for &t in tokens {
+        let (outcome, via) = ledger.get(t).expect("every requested token is settled");
+        outcomes.push(outcome.clone());
+        if let Some(seen) = seen.get_mut(t as usize) {
+            if std::mem::replace(seen, true) {
+                continue;
+            }
+        }
+        counts.add(outcome, *via);
+    }
+    Ok((outcomes, counts, ledger.backend_time))
+}
+
+/// Settles every listed token in `ledger`: the threshold and zero-mass rules first, then the
+/// pipeline on the rest, most probable first; what no reduction settles is undecided. The one
+/// driver of the pipeline, for full masks and lazy draws alike.
+pub(crate) fn decide_in<P: Reduction + ?Sized>(
+    ledger: &mut Ledger<'_>,
+    tokens: &[u32],
+    mut backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<P>],
+) -> Result<()> {
+    let step = ledger.step;
+    let vocab = step.vocab();
     if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab) {
         return Err(Error::TokenOutOfRange { token, vocab });
     }
@@ -185,13 +256,9 @@ pub(crate) fn decide_all(
             .filter(|&t| is_pending[t as usize])
             .collect();
     }
-    let mut backend = backend;
-    let leftover = match backend {
-        None => UndecidedReason::NoBackend,
-        Some(_) => UndecidedReason::NotReached,
-    };
+    let has_backend = backend.is_some();
     let mut work = Workspace {
-        ledger: &mut ledger,
+        ledger: &mut *ledger,
         // A reborrow with the trait object's lifetime shortened to the workspace's.
         backend: backend.as_mut().map(|b| &mut **b as &mut dyn Backend),
         current: "",
@@ -204,25 +271,15 @@ pub(crate) fn decide_all(
         work.current = reduction.name();
         reduction.reduce(&mut work, &pending);
     }
+    let leftover = if !has_backend {
+        UndecidedReason::NoBackend
+    } else if ledger.out_of_time() {
+        UndecidedReason::Budget
+    } else {
+        UndecidedReason::NotReached
+    };
     for &t in &pending {
         ledger.leave_undecided(t, leftover.clone());
     }
-    let mut counts = Counts {
-        solves: ledger.solves,
-        set_solves: ledger.set_solves,
-        ..Counts::default()
-    };
-    let mut seen = vec![false; if tokens.len() > 1 { vocab } else { 0 }];
-    let mut outcomes = Vec::with_capacity(tokens.len());
-    for &t in tokens {
-        let (outcome, via) = ledger.get(t).expect("every requested token is settled");
-        outcomes.push(outcome.clone());
-        if let Some(seen) = seen.get_mut(t as usize) {
-            if std::mem::replace(seen, true) {
-                continue;
-            }
-        }
-        counts.add(outcome, *via);
-    }
-    Ok((outcomes, counts, ledger.backend_time))
+    Ok(())
 }

@@ -17,6 +17,7 @@ const ZERO_OBJECTIVE: f64 = 1e-9;
 /// HiGHS (dual simplex, one thread, presolve off) on the per-token LP.
 #[derive(Debug, Clone, Default)]
 pub struct HighsBackend {
+    /// HiGHS's settings (time limit, presolve).
     pub options: Options,
 }
 
@@ -32,6 +33,15 @@ impl HighsBackend {
 impl Backend for HighsBackend {
     fn name(&self) -> &'static str {
         "highs"
+    }
+
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.options.time_limit = limit.as_secs_f64();
+    }
+
+    /// HiGHS keeps no state between solves: a fresh backend is a copy of its options.
+    fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
+        Some(Box::new(self.clone()))
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {

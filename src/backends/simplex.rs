@@ -70,6 +70,7 @@ const WARM_PIVOTS: usize = 4;
 /// Bounded dual simplex (crate `basis-aware-simplex`) with column generation.
 #[derive(Debug, Clone)]
 pub struct SimplexBackend {
+    /// Settings of the simplex (iteration and time limits, tolerances).
     pub options: Options,
     /// Start each LP from the last basis (across column-generation rounds, tokens, sets and steps),
     /// named by token so it survives changes of the column set.
@@ -231,6 +232,18 @@ impl SimplexBackend {
 impl Backend for SimplexBackend {
     fn name(&self) -> &'static str {
         "simplex"
+    }
+
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.options.time_limit = limit;
+    }
+
+    fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
+        Some(Box::new(Self {
+            options: self.options,
+            warm_start: self.warm_start,
+            last_basis: Vec::new(),
+        }))
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {

@@ -32,18 +32,19 @@ impl Basis {
         meta.insert("rank".into(), rank.to_string());
         let bytes: Vec<u8> = self.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         let view = TensorView::new(Dtype::F32, vec![self.vocab, self.dim], &bytes)
-            .map_err(|e| file_error(path, e))?;
+            .map_err(|e| Error::safetensors(path, e))?;
         safetensors::serialize_to_file([(TENSOR, view)], Some(meta), path)
-            .map_err(|e| file_error(path, e))
+            .map_err(|e| Error::safetensors(path, e))
     }
 
     /// Reads a basis written by [`Basis::save`], with the metadata it was saved with.
     pub fn load(path: impl AsRef<Path>) -> Result<(Self, HashMap<String, String>)> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| file_error(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let (_, header) =
+            SafeTensors::read_metadata(&bytes).map_err(|e| Error::safetensors(path, e))?;
         let meta = header.metadata().clone().unwrap_or_default();
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| file_error(path, e))?;
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| Error::safetensors(path, e))?;
         let tensor = tensors
             .tensor(TENSOR)
             .map_err(|_| file_error(path, "no `basis` tensor"))?;

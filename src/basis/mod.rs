@@ -18,7 +18,10 @@ pub enum BasisKind {
     Full,
     /// `W V_c`, the projection on the top `rank` right singular vectors of `W` (a relaxation of
     /// the full rule: fewer tokens are kept).
-    Svd { rank: usize },
+    Svd {
+        /// Number of singular vectors `c`.
+        rank: usize,
+    },
     /// A matrix supplied by the caller, e.g. a Jacobian of the logits.
     Explicit,
 }
@@ -112,6 +115,7 @@ impl Basis {
         self.dim
     }
 
+    /// How the basis was built.
     pub fn kind(&self) -> BasisKind {
         self.kind
     }

@@ -66,4 +66,8 @@ impl Reduction for TailChunks {
             }
         }
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(*self))
+    }
 }

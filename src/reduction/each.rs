@@ -19,4 +19,8 @@ impl Reduction for EachToken {
             }
         }
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(*self))
+    }
 }

@@ -114,6 +114,11 @@ impl Reduction for ApproxKMeansFusion {
             }
         }
     }
+
+    /// The clustering is shared, not recomputed.
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(self.clone()))
+    }
 }
 
 /// One step's fused variables: the head tokens alone, the rest summed per group.

@@ -24,4 +24,8 @@ impl Reduction for HeadKeeps {
             }
         }
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(*self))
+    }
 }

@@ -6,9 +6,10 @@
 //! counted apart. `basis_aware::testing::check_reduction` (feature `proptest`) compares any
 //! reduction with the exact rule.
 //!
-//! The default pipeline ([`default_pipeline`]): [`HeadKeeps`], then [`TailChunks`], then
-//! [`EachToken`] for whatever is left.
+//! The default pipeline ([`default_pipeline`]): [`BulkRejects`], then [`HeadKeeps`], then
+//! [`TailChunks`], then [`EachToken`] for whatever is left.
 
+mod bulk;
 mod chunks;
 mod each;
 mod fusion;
@@ -16,10 +17,11 @@ mod head;
 
 use crate::backend::{Backend, BackendError};
 use crate::basis::Basis;
-use crate::certificate::{Certificate, Outcome};
+use crate::certificate::{BulkRejectCertificate, Certificate, Outcome};
 use crate::ledger::Ledger;
 use crate::step::Step;
 
+pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};
 pub use each::EachToken;
 pub use fusion::{ApproxKMeansFusion, DEFAULT_FUSION_HEAD};
@@ -49,6 +51,13 @@ pub trait Reduction {
     /// Settles what it can of `pending`: tokens with `0 < q_j < tau` not settled before it, most
     /// probable first. Tokens it leaves go to the next reduction.
     fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]);
+
+    /// A new reduction with this one's configuration, for one row of
+    /// [`crate::Bat::truncate_batch`] (rows run in parallel only when every reduction of the
+    /// pipeline can make one). `None`, the default, runs the batch's rows in order.
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        None
+    }
 }
 
 /// A borrowed reduction is one too, so a caller can put its own in a pipeline and keep it.
@@ -64,12 +73,26 @@ impl<R: Reduction + ?Sized> Reduction for &mut R {
     fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]) {
         (**self).reduce(work, pending)
     }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        (**self).fresh()
+    }
 }
 
-/// The default pipeline: keeps near the threshold one token at a time, the tail in chunks, then
-/// every token left one at a time. Exact.
+/// The default pipeline: most of the tail rejected by one bulk certificate, keeps near the
+/// threshold one token at a time, the rest of the tail in chunks, then every token left one at a
+/// time. Exact.
 pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
+    default_send_pipeline()
+        .into_iter()
+        .map(|r| r as Box<dyn Reduction>)
+        .collect()
+}
+
+/// [`default_pipeline`] as [`crate::Bat`] holds it: reductions that can move to another thread.
+pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
+        Box::new(BulkRejects::default()),
         Box::new(HeadKeeps),
         Box::new(TailChunks),
         Box::new(EachToken),
@@ -84,18 +107,22 @@ pub struct Workspace<'w, 'a> {
 }
 
 impl<'a> Workspace<'_, 'a> {
+    /// The step being decided.
     pub fn step(&self) -> &'a Step {
         self.ledger.step
     }
 
+    /// The constraint matrix.
     pub fn basis(&self) -> &'a Basis {
         self.ledger.basis
     }
 
+    /// Whether `token` has an outcome already.
     pub fn is_settled(&self, token: u32) -> bool {
         self.ledger.is_settled(token)
     }
 
+    /// The outcome of `token`, if settled.
     pub fn outcome(&self, token: u32) -> Option<&Outcome> {
         self.ledger.get(token).map(|(o, _)| o)
     }
@@ -156,6 +183,12 @@ impl<'a> Workspace<'_, 'a> {
     /// token it covers. Returns whether it verified.
     pub fn submit(&mut self, token: u32, certificate: Certificate) -> bool {
         self.ledger.submit(token, certificate)
+    }
+
+    /// A bulk certificate: verified by the ledger (the one place its pass runs), then it rejects
+    /// every token it covers. Returns whether it verified.
+    pub fn submit_bulk(&mut self, certificate: BulkRejectCertificate) -> bool {
+        self.ledger.submit_bulk(certificate)
     }
 
     /// Decides `tokens` without a certificate: an approximation, labelled with the current

@@ -3,7 +3,10 @@
 //! the basis's own product `B y`, which column generation also uses), so a wrong solver answer
 //! can make a token undecided but never wrongly decided (beyond the stated tolerances).
 
+mod bulk;
 mod memo;
+
+pub use bulk::{rejected_by_bulk, BulkError, BULK_MIN_ABSORBER_MASS};
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
@@ -29,25 +32,51 @@ pub const KEEP_MARGIN_TOL: f64 = 1e-9;
 #[non_exhaustive]
 pub enum CertificateError {
     #[error("dual vector has {got} entries, expected m + 1 = {expected}")]
-    DualLength { got: usize, expected: usize },
+    /// The dual vector's length is not `m + 1`.
+    DualLength {
+        /// Its length.
+        got: usize,
+        /// `m + 1`.
+        expected: usize,
+    },
     #[error("certificate entry {0} is not finite")]
+    /// An entry of the certificate (by position) is NaN or infinite.
     NonFinite(usize),
     #[error("change list is not strictly increasing by token at position {0}")]
+    /// The change list is not strictly increasing by token (at this position).
     Unordered(usize),
     #[error("token {0} is outside the vocabulary")]
+    /// A token of the certificate is outside the vocabulary.
     TokenOutOfRange(u32),
     #[error("token {token}: p = q + d = {p} leaves its box [0, sigma q]")]
-    OutOfBox { token: u32, p: f64 },
+    /// A token of the point leaves its box `[0, sigma q_j]`.
+    OutOfBox {
+        /// The token.
+        token: u32,
+        /// Its `p_j = q_j + d_j`.
+        p: f64,
+    },
     #[error("row {row}: residual {residual:e} exceeds {REJECT_RESIDUAL_TOL:e} x scale {scale:e}")]
+    /// A residual of the point's equations exceeds the tolerance.
     Residual {
+        /// The row (`m` for the sum-to-one row).
         row: usize,
+        /// `|sum_j b_jk d_j|`.
         residual: f64,
+        /// The row's scale `sum_j |b_jk d_j|`.
         scale: f64,
     },
     #[error("token {0} is not proven: the certificate does not cover it")]
+    /// The certificate does not prove this token.
     DoesNotCover(u32),
     #[error("basis has {basis} tokens but the step has {step}")]
-    VocabMismatch { basis: usize, step: usize },
+    /// The basis and the step have different vocabularies.
+    VocabMismatch {
+        /// The basis's vocabulary.
+        basis: usize,
+        /// The step's vocabulary.
+        step: usize,
+    },
 }
 
 fn check_vocab(step: &Step, basis: &Basis) -> Result<(), CertificateError> {

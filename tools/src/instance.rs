@@ -22,8 +22,11 @@ pub enum Constraint {
 pub struct Instance {
     /// Row-major `[steps, vocab]`.
     pub logits: Vec<f32>,
+    /// Number of steps.
     pub steps: usize,
+    /// Vocabulary size `V`.
     pub vocab: usize,
+    /// The basis or embedding the steps share.
     pub constraint: Constraint,
 }
 
@@ -66,8 +69,8 @@ impl Instance {
     /// Reads and checks an instance file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| file_error(path, e))?;
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| file_error(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| Error::safetensors(path, e))?;
         let matrix = |name: &str| -> Result<Option<(Vec<f32>, usize, usize)>> {
             let Ok(tensor) = tensors.tensor(name) else {
                 return Ok(None);
@@ -153,9 +156,9 @@ impl Instance {
         ];
         let views: Vec<(&str, TensorView<'_>)> = views
             .into_iter()
-            .map(|(n, v)| v.map(|v| (n, v)).map_err(|e| file_error(path, e)))
+            .map(|(n, v)| v.map(|v| (n, v)).map_err(|e| Error::safetensors(path, e)))
             .collect::<Result<_>>()?;
-        safetensors::serialize_to_file(views, None, path).map_err(|e| file_error(path, e))
+        safetensors::serialize_to_file(views, None, path).map_err(|e| Error::safetensors(path, e))
     }
 
     /// Step `k`'s logits.

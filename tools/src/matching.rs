@@ -16,9 +16,13 @@ use basis_aware::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Family {
+    /// Epsilon sampling.
     Epsilon,
+    /// Eta sampling.
     Eta,
+    /// Nucleus (top-p) sampling.
     TopP,
+    /// Min-p sampling.
     MinP,
 }
 
@@ -139,6 +143,7 @@ pub struct BatBoundary {
     /// (`None` if no probe was certified rejected: when `decided`, the token is kept at every
     /// `tau` up to `kept_tau`, which is `max q` or the search's cap).
     pub kept_tau: f64,
+    /// A threshold at which the token is rejected, if one was certified.
     pub rejected_tau: Option<f64>,
     /// Whether the bracket is at most [`BatSearch::max_width`] wide, or the token is kept up
     /// to the cap. An undecided token has no boundary to report, only the bracket.

@@ -25,6 +25,7 @@ pub struct FitConfig {
     pub steps: usize,
     /// Initial learning rate; it decays along a cosine to a hundredth of it by the last step.
     pub learning_rate: f64,
+    /// Seed of the initial hidden states.
     pub seed: u64,
 }
 
@@ -37,6 +38,7 @@ const NEWTON_MAX_ITERATIONS: usize = 200;
 /// One Adam step's record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TracePoint {
+    /// Adam step index.
     pub step: usize,
     /// Mean cross-entropy over the contexts, nats.
     pub loss: f64,
@@ -72,10 +74,12 @@ pub struct Stationarity {
 }
 
 impl Model {
+    /// Vocabulary size `V`.
     pub fn vocab(&self) -> usize {
         self.vocab
     }
 
+    /// Hidden size `d`.
     pub fn dim(&self) -> usize {
         self.dim
     }

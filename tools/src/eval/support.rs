@@ -10,10 +10,13 @@ pub const STATIONARY_TOL: f64 = 1e-10;
 /// How one kept set scores against one context's true support.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Score {
+    /// Tokens kept.
     pub kept: usize,
     /// Kept tokens with `p* > 0`.
     pub true_positives: usize,
+    /// Size of the true support.
     pub support: usize,
+    /// Vocabulary size.
     pub vocab: usize,
 }
 

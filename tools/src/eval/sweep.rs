@@ -19,6 +19,7 @@ use crate::eval::world::World;
 /// One method: a threshold rule alone, or BAT with a basis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// The threshold rule alone.
     Threshold,
     /// BAT with the full `W`.
     BatFull,
@@ -39,19 +40,24 @@ impl std::fmt::Display for Method {
 /// One family's grid: the rules to run, in order of increasing strictness or not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
+    /// Family name (`epsilon`, `eta`, ...).
     pub name: String,
+    /// `(parameter, rule)` pairs of the grid.
     pub rules: Vec<(f64, Rule)>,
 }
 
 /// A method at one parameter, averaged over the contexts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CurvePoint {
+    /// The rule's parameter.
     pub param: f64,
     /// Mean share of the vocabulary rejected.
     pub rejection: f64,
     /// Mean share of the tokens outside the support rejected.
     pub outside_rejection: f64,
+    /// Mean share of kept tokens inside the true support.
     pub precision: f64,
+    /// Mean share of the true support kept.
     pub recall: f64,
     /// Mean kept-set size.
     pub kept: f64,
@@ -62,8 +68,11 @@ pub struct CurvePoint {
 /// One method of one family across its grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
+    /// Family name.
     pub family: String,
+    /// The method.
     pub method: Method,
+    /// One point per parameter of the grid.
     pub points: Vec<CurvePoint>,
 }
 
@@ -76,6 +85,7 @@ pub struct Soundness {
     pub covered: usize,
     /// Tokens BAT kept in covered evaluations, and those among them kept below `tau`.
     pub kept_checked: usize,
+    /// Tokens kept below `tau` in covered evaluations.
     pub below_tau_checked: usize,
     /// Tokens kept with `p* = 0` in covered evaluations (the theorem says zero).
     pub violations: usize,
@@ -84,7 +94,9 @@ pub struct Soundness {
 /// The sweep's results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
+    /// One curve per family and method.
     pub curves: Vec<Curve>,
+    /// The theorem's checks.
     pub soundness: Soundness,
     /// Contexts counted as stationary (residual at most [`STATIONARY_TOL`]).
     pub stationary: usize,

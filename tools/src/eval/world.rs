@@ -14,21 +14,26 @@ use crate::synthetic;
 /// Sizes and shape of a world.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
+    /// Number of contexts (true distributions).
     pub contexts: usize,
+    /// Vocabulary size.
     pub vocab: usize,
     /// Rank of the latent scores that pick each support.
     pub latent: usize,
     /// Support sizes are drawn log-uniformly from `min_support..=max_support`.
     pub min_support: usize,
+    /// Largest support size.
     pub max_support: usize,
     /// Zipf exponent: the `r`-th token of a support (by latent score) has weight `r^-zipf`.
     pub zipf: f64,
+    /// Seed of the world's generator.
     pub seed: u64,
 }
 
 /// The true distributions, one sparse vector per context.
 #[derive(Debug, Clone)]
 pub struct World {
+    /// Vocabulary size.
     pub vocab: usize,
     /// `support[c]`: `(token, p*)` pairs, ascending by token, all `p* > 0`, summing to one.
     pub support: Vec<Vec<(u32, f64)>>,
@@ -94,6 +99,7 @@ impl World {
         Ok(Self { vocab, support })
     }
 
+    /// Number of contexts.
     pub fn contexts(&self) -> usize {
         self.support.len()
     }

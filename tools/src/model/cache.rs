@@ -34,6 +34,7 @@ pub fn cached_svd_basis(model: impl AsRef<Path>, rank: usize) -> Result<Basis> {
 }
 
 impl ModelCache {
+    /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
@@ -49,6 +50,7 @@ impl ModelCache {
         Self::new(dir)
     }
 
+    /// The cache's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
