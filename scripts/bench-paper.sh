@@ -39,7 +39,7 @@ echo "bench-paper: writing $run" >&2
 # build must not swap it in the middle of a run.
 bin="$run/basis-aware"
 cp "$CARGO_TARGET_DIR/release/basis-aware" "$bin"
-[[ "$("$bin" --help)" == *--each* ]] || { echo "bench-paper: $bin is not this tree's build" >&2; exit 1; }
+[[ "$("$bin" truncate --help)" == *--each* ]] || { echo "bench-paper: $bin is not this tree's build" >&2; exit 1; }
 
 instance="$cache/bench-paper/smol.safetensors"
 if [ ! -f "$instance" ]; then

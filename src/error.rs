@@ -106,7 +106,7 @@ impl PartialEq for Error {
 
 impl Error {
     /// An I/O error on `path`, kept as the source.
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.display().to_string(),
             source: Arc::new(source),
@@ -114,10 +114,7 @@ impl Error {
     }
 
     /// A safetensors error on `path`, kept as the source.
-    pub(crate) fn safetensors(
-        path: &std::path::Path,
-        source: safetensors::SafeTensorError,
-    ) -> Self {
+    pub fn safetensors(path: &std::path::Path, source: safetensors::SafeTensorError) -> Self {
         Error::Safetensors {
             path: path.display().to_string(),
             source: Arc::new(source),

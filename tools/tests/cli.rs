@@ -333,3 +333,106 @@ fn export_without_the_candle_feature_says_so() {
         "candle",
     );
 }
+
+/// `sample --json`: one object per step with the step's tau and one entry per draw; draw `k` is
+/// seeded with `SEED + k` (so a later seed's draws are a suffix of an earlier one's), and
+/// `below_tau` says exactly whether the token's probability is below the threshold.
+#[test]
+fn sample_json_draws_follow_the_contract() {
+    use basis_aware::{Rule, Step};
+
+    let path = scratch("sample.safetensors");
+    let inst = gaussian_instance(200, 4, 2, 6.0, 7);
+    inst.save(&path).unwrap();
+    let draw = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["sample", path_str(&path), "--rule", "eta=0.02", "--json"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let lines = draw(&["--draws", "12", "--seed", "0"]);
+    assert_eq!(lines.len(), 2);
+    let mut below = 0;
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line["step"], k);
+        let step = Step::new(inst.step_logits(k).unwrap(), &Rule::Eta(0.02)).unwrap();
+        assert_eq!(line["tau"].as_f64().unwrap(), step.tau());
+        let draws = line["draws"].as_array().unwrap();
+        assert_eq!(draws.len(), 12);
+        for d in draws {
+            let token = d["token"].as_u64().unwrap() as usize;
+            let is_below = d["below_tau"].as_bool().unwrap();
+            assert_eq!(is_below, step.q()[token] < step.tau(), "{d}");
+            below += usize::from(is_below);
+            assert!(d["lps"].is_u64() && d["us"].is_u64(), "{d}");
+        }
+    }
+    assert!(below > 0, "the instance should draw below tau: {lines:?}");
+    let tokens = |line: &serde_json::Value| -> Vec<u64> {
+        line["draws"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["token"].as_u64().unwrap())
+            .collect()
+    };
+    let later = draw(&["--draws", "4", "--seed", "8", "--step", "1"]);
+    assert_eq!(later.len(), 1);
+    assert_eq!(tokens(&later[0]), tokens(&lines[1])[8..12]);
+    // Without a backend nothing below tau is kept, and no LP runs.
+    for line in draw(&["--draws", "12", "--backend", "none"]) {
+        for d in line["draws"].as_array().unwrap() {
+            assert_eq!(d["below_tau"], false);
+            assert_eq!(d["lps"], 0);
+        }
+    }
+}
+
+#[test]
+fn sample_prints_a_table_and_refuses_bad_input() {
+    let path = scratch("sample-table.safetensors");
+    gaussian_instance(50, 3, 1, 4.0, 2).save(&path).unwrap();
+    let out = run(&["sample", path_str(&path), "--draws", "3"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("step 0: tau") && text.lines().count() >= 5,
+        "{text}"
+    );
+    let p = path_str(&path);
+    assert_bad_input(&["sample", p, "--draws", "x"], "--draws");
+    assert_bad_input(&["sample", p, "--step", "3"], "step 3");
+    assert_bad_input(&["sample", p, "--backend", "cplex"], "not in this build");
+    assert_bad_input(&["sample", "/nonexistent.safetensors"], "nonexistent");
+}
+
+/// `truncate --time-limit` bounds the whole call: with a deadline that has passed before the
+/// first LP, the tokens an LP would decide come back undecided instead.
+#[test]
+fn the_time_limit_bounds_the_whole_call() {
+    let path = scratch("deadline.safetensors");
+    gaussian_instance(300, 4, 1, 6.0, 3).save(&path).unwrap();
+    let undecided = |extra: &[&str]| -> usize {
+        let mut args = vec!["truncate", path_str(&path), "--json"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        line["undecided"].as_array().unwrap().len()
+    };
+    assert_eq!(undecided(&[]), 0);
+    assert!(undecided(&["--time-limit", "0.000001"]) > 0);
+}

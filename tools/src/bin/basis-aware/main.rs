@@ -7,6 +7,7 @@ mod match_text;
 mod model;
 #[cfg(any(feature = "candle", feature = "eval"))]
 mod plot;
+mod sample;
 mod synth;
 mod truncate;
 
@@ -27,6 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Truncate(truncate::Args),
+    Sample(sample::Args),
     Synth(synth::Args),
     Export(model::ExportArgs),
     Generate(model::GenerateArgs),
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Truncate(args) => truncate::run(args),
+        Command::Sample(args) => sample::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Export(args) => model::export(args),
         Command::Generate(args) => model::generate(args),

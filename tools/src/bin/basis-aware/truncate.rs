@@ -1,9 +1,10 @@
 //! `basis-aware truncate`: BAT's decisions on the steps of an instance file, as a readable
 //! summary or one JSON object per step.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use basis_aware::{decide_tokens, Backend, Basis, Counts, Outcome, Rule, Step};
+use basis_aware::{Bat, Counts, Outcome, Rule, Step};
 use basis_aware_tools::instance::Instance;
 use serde_json::json;
 
@@ -36,9 +37,14 @@ pub struct Args {
     /// Decide the listed tokens one call apiece (no certificate shared) and time each.
     #[arg(long, requires = "tokens")]
     pub each: bool,
+    /// Bound on each call's wall time, in seconds (a step's decision; with --each, each
+    /// token's): no LP starts after it and each LP is capped by it; tokens left open are
+    /// undecided.
+    #[arg(long, value_name = "SECONDS", value_parser = backend::seconds)]
+    pub time_limit: Option<Duration>,
     /// Time limit of each LP solve, in seconds; a token whose solve runs out is undecided.
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = backend::seconds)]
-    pub time_limit: Duration,
+    pub lp_time_limit: Duration,
     /// One JSON object per step on stdout.
     #[arg(long)]
     pub json: bool,
@@ -46,20 +52,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), String> {
     let backend_name = args.backend.as_deref().unwrap_or(backend::default_name());
-    let mut backend = backend::make(backend_name, args.time_limit)?;
     let instance = Instance::load(&args.instance).map_err(|e| e.to_string())?;
-    let basis = instance.basis(args.svd).map_err(|e| e.to_string())?;
+    let basis = Arc::new(instance.basis(args.svd).map_err(|e| e.to_string())?);
+    let make = || {
+        backend::bat(
+            Arc::clone(&basis),
+            args.rule,
+            backend_name,
+            args.time_limit,
+            args.lp_time_limit,
+        )
+    };
+    let mut bat = make()?;
     let steps: Vec<usize> = match args.step {
         None => (0..instance.steps).collect(),
         Some(k) => vec![k],
     };
-    if backend.is_none() && !args.json {
+    if backend_name == "none" && !args.json {
         eprintln!("basis-aware: no LP backend: tokens below the threshold stay undecided");
     }
     for k in steps {
         let started = Instant::now();
         let logits = instance.step_logits(k).map_err(|e| e.to_string())?;
-        let step = Step::new(logits, &args.rule).map_err(|e| e.to_string())?;
+        let step = bat.step(logits).map_err(|e| e.to_string())?;
         let all: Vec<u32>;
         let listed = match &args.tokens {
             Some(t) => t.as_slice(),
@@ -74,22 +89,10 @@ pub fn run(args: Args) -> Result<(), String> {
             // The probability order is per step, shared by every token: sorted before the clocks.
             step.by_probability();
             let (_, token_us) = timed.insert((started.elapsed().as_micros() as u64, vec![]));
-            decide_each(
-                &step,
-                &basis,
-                listed,
-                backend_name,
-                args.time_limit,
-                token_us,
-            )?
+            decide_each(&step, listed, make, token_us)?
         } else {
-            decide_tokens(
-                &step,
-                &basis,
-                listed,
-                backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
-            )
-            .map_err(|e| e.to_string())?
+            bat.decide_tokens(&step, listed)
+                .map_err(|e| e.to_string())?
         };
         let pick = |f: fn(&Outcome) -> bool| -> Vec<u32> {
             listed
@@ -143,29 +146,21 @@ pub fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `--each`: every listed token decided by a call of its own with a fresh backend (no
-/// certificate shared between tokens, no warm start), so that each wall time, pushed onto
-/// `token_us` in list order, belongs to one decision: comparable with a solver run per token.
+/// `--each`: every listed token decided by a call of its own on a fresh `Bat` (no certificate
+/// shared between tokens, no warm start), so that each wall time, pushed onto `token_us` in list
+/// order, belongs to one decision: comparable with a solver run per token.
 fn decide_each(
     step: &Step,
-    basis: &Basis,
     tokens: &[u32],
-    backend_name: &str,
-    time_limit: Duration,
+    make: impl Fn() -> Result<Bat, String>,
     token_us: &mut Vec<u64>,
 ) -> Result<(Vec<Outcome>, Counts), String> {
     let mut outcomes = Vec::with_capacity(tokens.len());
     let mut counts = Counts::default();
     for &t in tokens {
-        let mut backend = backend::make(backend_name, time_limit)?;
+        let mut bat = make()?;
         let started = Instant::now();
-        let (decided, c) = decide_tokens(
-            step,
-            basis,
-            &[t],
-            backend.as_mut().map(|b| b.as_mut() as &mut dyn Backend),
-        )
-        .map_err(|e| e.to_string())?;
+        let (decided, c) = bat.decide_tokens(step, &[t]).map_err(|e| e.to_string())?;
         token_us.push(started.elapsed().as_micros() as u64);
         outcomes.extend(decided);
         counts += c;
