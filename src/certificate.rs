@@ -24,6 +24,18 @@ pub struct RejectCertificate {
     pub changes: Vec<(u32, f64)>,
 }
 
+/// A closed-form rejection of many tokens at once (the "bulk" family): the radius `R` of the
+/// weight rule `w_j = q_j min(1, R / rho0_j)`, `rho0_j` the Mahalanobis radius of `a_j = (b_j, 1)`
+/// under `sum_j q_j a_j a_j^T`. The verifier ([`crate::verify::rejected_by_bulk`]) recomputes the
+/// weights, the matrix `M = sum_j w_j a_j a_j^T` and a rigorous bound on every token's radius
+/// under `M`, and rejects every token that the least-squares representation of `sigma q_i a_i`
+/// keeps inside the box. Any radius gives a valid proof; the radius only sets how many tokens
+/// it reaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkRejectCertificate {
+    pub radius: f64,
+}
+
 /// What a backend hands back for one token, before verification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Certificate {
@@ -51,6 +63,8 @@ pub enum RejectProof {
     ZeroMass,
     /// A verified point of `P_i`; one point rejects every token it sets to zero.
     Point(Arc<RejectCertificate>),
+    /// A verified bulk certificate; one rejects most of a step's tail.
+    Bulk(Arc<BulkRejectCertificate>),
     /// No certificate: assumed by the named approximate reduction.
     Approximate { by: &'static str },
 }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
-use crate::certificate::{Certificate, KeepProof, Outcome, RejectProof, UndecidedReason};
+use crate::certificate::{
+    BulkRejectCertificate, Certificate, KeepProof, Outcome, RejectProof, UndecidedReason,
+};
 use crate::error::{Error, Result};
 use crate::step::Step;
 use crate::verify;
@@ -22,6 +24,8 @@ pub(crate) enum Via {
     Token,
     /// A point that zeroes a whole chunk of the tail at once.
     Chunk,
+    /// A bulk certificate ([`crate::BulkRejectCertificate`]).
+    Bulk,
     /// Assumed by an approximate reduction, without a certificate.
     Assumed,
 }
@@ -128,6 +132,19 @@ impl<'a> Ledger<'a> {
         match verify::check(self.step, self.basis, token, &cert) {
             Ok(covered) => {
                 self.record(covered, proof_of(cert), Via::Token);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A bulk certificate: verified once here (the verifier recomputes everything it rests on),
+    /// then it rejects every token it covers. Returns whether it verified.
+    pub fn submit_bulk(&mut self, cert: BulkRejectCertificate) -> bool {
+        match verify::rejected_by_bulk(self.step, self.basis, &cert) {
+            Ok(rejected) => {
+                let proof = Outcome::Reject(RejectProof::Bulk(Arc::new(cert)));
+                self.record(rejected, proof, Via::Bulk);
                 true
             }
             Err(_) => false,

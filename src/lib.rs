@@ -56,8 +56,8 @@ pub use basis::{Basis, BasisKind};
 pub use bat::Bat;
 pub use batch::truncate_batch;
 pub use certificate::{
-    Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
-    UndecidedReason,
+    BulkRejectCertificate, Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate,
+    RejectProof, UndecidedReason,
 };
 pub use critical::{
     critical_threshold, critical_threshold_up_to, CriticalThreshold, CRITICAL_REL_TOL,

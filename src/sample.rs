@@ -224,7 +224,7 @@ fn draw<R: Rng + ?Sized>(weights: &[f64], refused: Option<&[bool]>, rng: &mut R)
             .map(|j| weights[j])
             .sum(),
     };
-    if !(remaining > 0.0) {
+    if remaining <= 0.0 {
         return None;
     }
     let u = uniform(rng) * remaining;

@@ -26,6 +26,8 @@ pub struct Counts {
     pub point_rejected: usize,
     /// Rejected by a verified point that zeroes a whole chunk of the tail.
     pub chunk_rejected: usize,
+    /// Rejected by a verified bulk certificate (one closed-form pass over the vocabulary).
+    pub bulk_rejected: usize,
     /// Assumed by an approximate reduction, kept or rejected, without a certificate.
     pub approximate: usize,
     /// Neither (treated as rejected).
@@ -44,6 +46,7 @@ impl Counts {
             (Outcome::Keep(_), _) => &mut self.dual_kept,
             (Outcome::Reject(RejectProof::ZeroMass), _) => &mut self.zero_mass_rejected,
             (Outcome::Reject(_), Via::Chunk) => &mut self.chunk_rejected,
+            (Outcome::Reject(_), Via::Bulk) => &mut self.bulk_rejected,
             (Outcome::Reject(_), _) => &mut self.point_rejected,
             (Outcome::Undecided(_), _) => &mut self.undecided,
         };
@@ -59,6 +62,7 @@ impl std::ops::AddAssign for Counts {
         self.zero_mass_rejected += other.zero_mass_rejected;
         self.point_rejected += other.point_rejected;
         self.chunk_rejected += other.chunk_rejected;
+        self.bulk_rejected += other.bulk_rejected;
         self.approximate += other.approximate;
         self.undecided += other.undecided;
         self.solves += other.solves;

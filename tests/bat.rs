@@ -349,9 +349,10 @@ fn a_spent_deadline_leaves_tokens_undecided_never_guessed() {
             "token {j}"
         );
     }
-    // Only the threshold keeps: every token below tau is undecided.
+    // Only the threshold keeps: every token below tau is undecided unless the closed-form bulk
+    // pass (no LP, one pass over the basis) rejected it.
     assert_eq!(
-        t.kept.len() + t.undecided().len(),
+        t.kept.len() + t.undecided().len() + t.counts.bulk_rejected,
         300 - t.counts.zero_mass_rejected
     );
     let q = softmax(&logits, 1.0);

@@ -3,10 +3,12 @@
 #![cfg(feature = "simplex")]
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::reduction::{EachToken, HeadKeeps, Reduction, TailChunks};
 use basis_aware::synthetic::gaussian_instance;
 use basis_aware::verify::rejected_by;
 use basis_aware::{
-    decide, truncate, Backend, BackendError, Certificate, Rule, SetProblem, Step, TokenProblem,
+    decide, truncate, truncate_with, Backend, BackendError, Certificate, Rule, SetProblem, Step,
+    TokenProblem,
 };
 use proptest::prelude::*;
 
@@ -30,25 +32,53 @@ fn the_tail_goes_in_chunks_and_agrees_with_single_tokens() {
     let logits = inst.step_logits(0).unwrap();
     let rule = Rule::Eta(2e-3);
     let step = Step::new(logits, &rule).unwrap();
-    let chunked = truncate(logits, &basis, &rule, Some(&mut SimplexBackend::default())).unwrap();
+    // The chunked path alone: the default pipeline's bulk certificate would take most of this
+    // tail first.
+    let chunks = || -> Vec<Box<dyn Reduction>> {
+        vec![
+            Box::new(HeadKeeps),
+            Box::new(TailChunks),
+            Box::new(EachToken),
+        ]
+    };
+    let chunked = truncate_with(
+        logits,
+        &basis,
+        &rule,
+        Some(&mut SimplexBackend::default()),
+        &mut chunks(),
+    )
+    .unwrap();
     assert!(chunked.counts.chunk_rejected > 1000, "{:?}", chunked.counts);
     assert!(
         chunked.counts.set_solves * 4 < chunked.counts.chunk_rejected,
         "{:?}",
         chunked.counts
     );
-    let single = truncate(
+    let single = truncate_with(
         logits,
         &basis,
         &rule,
         Some(&mut NoSets(SimplexBackend::default())),
+        &mut chunks(),
     )
     .unwrap();
     assert_eq!(single.counts.chunk_rejected, 0);
     assert_eq!(single.counts.set_solves, 0);
-    for (t, (a, b)) in chunked.outcomes.iter().zip(&single.outcomes).enumerate() {
+    // The default pipeline, bulk certificate first, decides as the per-token solves.
+    let default = truncate(logits, &basis, &rule, Some(&mut SimplexBackend::default())).unwrap();
+    assert!(default.counts.bulk_rejected > 1000, "{:?}", default.counts);
+    for (t, ((a, b), c)) in chunked
+        .outcomes
+        .iter()
+        .zip(&single.outcomes)
+        .zip(&default.outcomes)
+        .enumerate()
+    {
         let contradiction = (a.is_keep() && b.is_reject()) || (a.is_reject() && b.is_keep());
         assert!(!contradiction, "token {t}: chunked {a:?}, single {b:?}");
+        let contradiction = (c.is_keep() && b.is_reject()) || (c.is_reject() && b.is_keep());
+        assert!(!contradiction, "token {t}: default {c:?}, single {b:?}");
     }
     // Every tenth token rejected in a chunk, decided alone from scratch.
     let mut backend = SimplexBackend::default();

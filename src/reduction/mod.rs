@@ -6,9 +6,10 @@
 //! counted apart. `basis_aware::testing::check_reduction` (feature `proptest`) compares any
 //! reduction with the exact rule.
 //!
-//! The default pipeline ([`default_pipeline`]): [`HeadKeeps`], then [`TailChunks`], then
-//! [`EachToken`] for whatever is left.
+//! The default pipeline ([`default_pipeline`]): [`BulkRejects`], then [`HeadKeeps`], then
+//! [`TailChunks`], then [`EachToken`] for whatever is left.
 
+mod bulk;
 mod chunks;
 mod each;
 mod fusion;
@@ -16,10 +17,11 @@ mod head;
 
 use crate::backend::{Backend, BackendError};
 use crate::basis::Basis;
-use crate::certificate::{Certificate, Outcome};
+use crate::certificate::{BulkRejectCertificate, Certificate, Outcome};
 use crate::ledger::Ledger;
 use crate::step::Step;
 
+pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};
 pub use each::EachToken;
 pub use fusion::{ApproxKMeansFusion, DEFAULT_FUSION_HEAD};
@@ -77,19 +79,20 @@ impl<R: Reduction + ?Sized> Reduction for &mut R {
     }
 }
 
-/// The default pipeline: keeps near the threshold one token at a time, the tail in chunks, then
-/// every token left one at a time. Exact.
+/// The default pipeline: most of the tail rejected by one bulk certificate, keeps near the
+/// threshold one token at a time, the rest of the tail in chunks, then every token left one at a
+/// time. Exact.
 pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
-    vec![
-        Box::new(HeadKeeps),
-        Box::new(TailChunks),
-        Box::new(EachToken),
-    ]
+    default_send_pipeline()
+        .into_iter()
+        .map(|r| r as Box<dyn Reduction>)
+        .collect()
 }
 
 /// [`default_pipeline`] as [`crate::Bat`] holds it: reductions that can move to another thread.
 pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
+        Box::new(BulkRejects::default()),
         Box::new(HeadKeeps),
         Box::new(TailChunks),
         Box::new(EachToken),
@@ -176,6 +179,12 @@ impl<'a> Workspace<'_, 'a> {
     /// token it covers. Returns whether it verified.
     pub fn submit(&mut self, token: u32, certificate: Certificate) -> bool {
         self.ledger.submit(token, certificate)
+    }
+
+    /// A bulk certificate: verified by the ledger (the one place its pass runs), then it rejects
+    /// every token it covers. Returns whether it verified.
+    pub fn submit_bulk(&mut self, certificate: BulkRejectCertificate) -> bool {
+        self.ledger.submit_bulk(certificate)
     }
 
     /// Decides `tokens` without a certificate: an approximation, labelled with the current

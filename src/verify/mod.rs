@@ -3,7 +3,10 @@
 //! the basis's own product `B y`, which column generation also uses), so a wrong solver answer
 //! can make a token undecided but never wrongly decided (beyond the stated tolerances).
 
+mod bulk;
 mod memo;
+
+pub use bulk::{rejected_by_bulk, BulkError, BULK_MIN_ABSORBER_MASS};
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
