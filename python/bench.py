@@ -1,6 +1,7 @@
 """Per-step overhead of the BAT processors against the engine's own step time.
 
-    python python/bench.py --model "$BASIS_AWARE_MODEL" [--tokens 48] [--engine hf,llama]
+    python python/bench.py --model "$BASIS_AWARE_MODEL" [--tokens 32] [--engine hf,llama]
+        [--modes none,mask,sample]
 
 For each engine it generates `--tokens` tokens from one prompt three times: with an identity
 processor (the baseline), with the BAT processor in mask mode (greedy decoding) and in sample
@@ -54,7 +55,7 @@ def summary(engine, mode, timed):
                 max=float(proc.max()), ratio=float(np.median(proc) / np.median(gaps)))
 
 
-def bench_hf(model_path: Path, tokens: int, basis):
+def bench_hf(model_path: Path, tokens: int, basis, modes):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
 
@@ -66,7 +67,7 @@ def bench_hf(model_path: Path, tokens: int, basis):
     inputs = tok(PROMPT, return_tensors="pt")
     plain = dict(temperature=1.0, top_k=0, top_p=1.0)
     rows = []
-    for mode in (None, "mask", "sample"):
+    for mode in modes:
         kw = dict(max_new_tokens=tokens, min_new_tokens=tokens, pad_token_id=tok.eos_token_id)
         if mode == "sample":
             kw.update(do_sample=True, **plain)
@@ -83,7 +84,7 @@ def bench_hf(model_path: Path, tokens: int, basis):
     return rows
 
 
-def bench_llama(model_path: Path, tokens: int, basis):
+def bench_llama(model_path: Path, tokens: int, basis, modes):
     from llama_cpp import Llama, LogitsProcessorList
 
     from basis_aware.llama_cpp import BatLogitsProcessor
@@ -91,7 +92,7 @@ def bench_llama(model_path: Path, tokens: int, basis):
     llm = Llama(model_path=str(model_path), n_ctx=512, n_threads=2, verbose=False, seed=0)
     plain = dict(top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
     rows = []
-    for mode in (None, "mask", "sample"):
+    for mode in modes:
         timed = Timed(BatLogitsProcessor(basis=basis, mode=mode) if mode else None)
         procs = LogitsProcessorList([timed])
         temperature = 1.0 if mode == "sample" else 0.0
@@ -108,9 +109,11 @@ def bench_llama(model_path: Path, tokens: int, basis):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=os.environ.get("BASIS_AWARE_MODEL"))
-    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--svd", type=int, default=20)
     parser.add_argument("--engine", default="hf,llama")
+    parser.add_argument("--modes", default="none,mask,sample",
+                        help="runs in this order; `none` is the identity processor")
     args = parser.parse_args()
     if args.model is None:
         parser.error("--model (or BASIS_AWARE_MODEL) is required")
@@ -124,10 +127,11 @@ def main():
           f"{time.perf_counter() - start:.2f} s")
     rows = []
     engines = args.engine.split(",")
+    modes = [None if m == "none" else m for m in args.modes.split(",")]
     if "hf" in engines:
-        rows += bench_hf(args.model, args.tokens, basis)
+        rows += bench_hf(args.model, args.tokens, basis, modes)
     if "llama" in engines:
-        rows += bench_llama(args.model, args.tokens, basis)
+        rows += bench_llama(args.model, args.tokens, basis, modes)
     print("| engine | processor | steps | engine's own step, median (ms) | processor, median (ms) "
           "| processor p90 (ms) | processor max (ms) | processor / engine |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
