@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use basis_aware::filter::candle::FilteredSampler;
+use basis_aware::filter::candle::apply_to_tensor;
 use basis_aware::{BatFilter, Rule};
 use basis_aware_tools::model::{cached_svd_basis, GgufModel, MODEL_ENV};
 use candle_core::{Device, Tensor};

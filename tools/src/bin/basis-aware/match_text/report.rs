@@ -412,31 +412,39 @@ pub fn write(
     std::fs::write(&path, serde_json::to_string_pretty(&results).expect("json"))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let chart = s.out.join("rejection.svg").to_string_lossy().into_owned();
-    let curves: Vec<(String, RGBColor, bool, Vec<(f64, f64)>)> = methods
+    /// One method's curve, owned, for the chart's borrowed series.
+    struct Owned {
+        name: String,
+        colour: RGBColor,
+        dashed: bool,
+        points: Vec<(f64, f64)>,
+    }
+    let curves: Vec<Owned> = methods
         .iter()
-        .map(|m| {
-            let colour = match m.family {
+        .map(|m| Owned {
+            name: if m.family == Family::TopP {
+                "top-p (x = 1 - p)".to_string()
+            } else {
+                m.name.clone()
+            },
+            colour: match m.family {
                 Family::Epsilon => plot::PALETTE[2],
                 Family::Eta => plot::PALETTE[1],
                 Family::TopP => plot::PALETTE[3],
                 _ => plot::PALETTE[4],
-            };
-            let name = if m.family == Family::TopP {
-                "top-p (x = 1 - p)".to_string()
-            } else {
-                m.name.clone()
-            };
-            (name, colour, m.bat, m.curve())
+            },
+            dashed: m.bat,
+            points: m.curve(),
         })
         .collect();
     let series: Vec<plot::Series> = curves
         .iter()
-        .map(|(name, colour, dashed, points)| plot::Series {
-            name,
-            colour: *colour,
-            dashed: *dashed,
+        .map(|c| plot::Series {
+            name: &c.name,
+            colour: c.colour,
+            dashed: c.dashed,
             markers: false,
-            points,
+            points: &c.points,
         })
         .collect();
     plot::chart(
