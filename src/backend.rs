@@ -50,6 +50,15 @@ pub trait Backend {
     /// A certificate for `problem.token`: a dual vector that keeps it or a point that rejects it.
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError>;
 
+    /// Bounds the backend's next calls: each should return by `deadline` (with
+    /// [`BackendError::Limit`] when it cannot finish), every LP and retry inside it sharing the
+    /// time left; `None` lifts the bound. The ledger sets it before every call from the caller's
+    /// [`crate::Budget`] and lifts it after. A backend that ignores it (the default) still gets
+    /// no call after the deadline, but one call may then overrun it.
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
     /// A point that zeroes every token of `problem.tokens`, if the backend finds one; `None`
     /// proves nothing (a backend may search a restricted problem). The caller verifies the point
     /// and splits the set when it fails, so a backend without this method loses speed, not

@@ -168,7 +168,19 @@ impl Instance {
                 self.steps
             )));
         }
-        Ok(&self.logits[k * self.vocab..(k + 1) * self.vocab])
+        // The fields are public, so they may disagree with each other: out-of-range is an error.
+        let start = k.checked_mul(self.vocab);
+        let end = start.and_then(|s| s.checked_add(self.vocab));
+        start
+            .zip(end)
+            .and_then(|(s, e)| self.logits.get(s..e))
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "step {k} of {} tokens is not within the {} logits the instance holds",
+                    self.vocab,
+                    self.logits.len()
+                ))
+            })
     }
 
     /// The basis: the stored one, or the embedding whole (`svd = None`) or through its top

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
+use crate::budget::Budget;
 use crate::certificate::{Certificate, KeepProof, Outcome, RejectProof, UndecidedReason};
 use crate::error::{Error, Result};
 use crate::step::Step;
@@ -39,6 +40,8 @@ pub(crate) struct Ledger<'a> {
     pub solves: usize,
     pub set_solves: usize,
     pub backend_time: Duration,
+    /// The caller's limits on this call; no backend call starts once its deadline has passed.
+    pub budget: Budget,
 }
 
 impl<'a> Ledger<'a> {
@@ -58,6 +61,7 @@ impl<'a> Ledger<'a> {
             solves: 0,
             set_solves: 0,
             backend_time: Duration::ZERO,
+            budget: Budget::default(),
         })
     }
 
@@ -143,20 +147,26 @@ impl<'a> Ledger<'a> {
     /// One backend call for `token`. A verified certificate settles every token it covers; any
     /// failure leaves `token` (only) undecided.
     pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
+        if self.budget.expired() {
+            self.leave_undecided(token, UndecidedReason::Budget);
+            return;
+        }
         let problem = TokenProblem {
             step: self.step,
             basis: self.basis,
             token,
         };
-        let started = Instant::now();
-        let answer = backend.solve(&problem);
-        self.backend_time += started.elapsed();
+        let answer = self.call(backend, |b| b.solve(&problem));
         self.solves += 1;
+        if matches!(answer, Err(BackendError::Limit(_))) && self.budget.expired() {
+            self.leave_undecided(token, UndecidedReason::Budget);
+            return;
+        }
         let checked = answer
-            .map_err(|e| UndecidedReason::Backend(e.to_string()))
+            .map_err(UndecidedReason::Backend)
             .and_then(|cert| {
                 let covered = verify::check(self.step, self.basis, token, &cert)
-                    .map_err(|e| UndecidedReason::Unverified(e.to_string()))?;
+                    .map_err(UndecidedReason::Unverified)?;
                 Ok((cert, covered))
             });
         match checked {
@@ -173,14 +183,15 @@ impl<'a> Ledger<'a> {
         set: &[u32],
         backend: &mut dyn Backend,
     ) -> std::result::Result<bool, BackendError> {
+        if self.budget.expired() {
+            return Err(BackendError::Limit("the call's deadline passed".into()));
+        }
         let problem = SetProblem {
             step: self.step,
             basis: self.basis,
             tokens: set,
         };
-        let started = Instant::now();
-        let answer = backend.solve_set(&problem);
-        self.backend_time += started.elapsed();
+        let answer = self.call(backend, |b| b.solve_set(&problem));
         if !matches!(answer, Err(BackendError::Unsupported(_))) {
             self.set_solves += 1;
         }
@@ -197,6 +208,26 @@ impl<'a> Ledger<'a> {
             Via::Chunk,
         );
         Ok(all)
+    }
+
+    /// One backend call under the budget: the backend is told the call's deadline, and the
+    /// bound is lifted after, so the backend is left as it was given.
+    fn call<T>(
+        &mut self,
+        backend: &mut dyn Backend,
+        f: impl FnOnce(&mut dyn Backend) -> std::result::Result<T, BackendError>,
+    ) -> std::result::Result<T, BackendError> {
+        let deadline = self.budget.call_deadline();
+        if deadline.is_some() {
+            backend.set_deadline(deadline);
+        }
+        let started = Instant::now();
+        let answer = f(backend);
+        self.backend_time += started.elapsed();
+        if deadline.is_some() {
+            backend.set_deadline(None);
+        }
+        answer
     }
 
     /// Marks `token` undecided for `reason` unless it is settled.

@@ -27,7 +27,9 @@ mod backend;
 pub mod backends;
 mod basis;
 mod batch;
+mod budget;
 mod certificate;
+mod compensated;
 mod critical;
 mod error;
 #[cfg(feature = "eval")]
@@ -35,7 +37,7 @@ pub mod eval;
 pub mod filter;
 pub mod instance;
 mod ledger;
-pub mod lp;
+mod lp;
 mod matching;
 mod matrix;
 #[cfg(feature = "candle")]
@@ -53,9 +55,10 @@ pub mod verify;
 pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
 pub use batch::truncate_batch;
+pub use budget::Budget;
 pub use certificate::{
-    Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
-    UndecidedReason,
+    Certificate, Decision, KeepCertificate, KeepProof, Outcome, RejectCertificate, RejectProof,
+    UndecidedKind, UndecidedReason,
 };
 pub use critical::{
     critical_threshold, critical_threshold_up_to, CriticalThreshold, CRITICAL_REL_TOL,
@@ -69,5 +72,6 @@ pub use rule::{Rule, ThresholdRule};
 pub use sample::{sample, sample_step, SampleBudget, Sampled};
 pub use step::{softmax, Step, TAU_CAP};
 pub use truncate::{
-    decide, decide_tokens, decide_tokens_with, truncate, truncate_with, Counts, Truncation,
+    decide, decide_tokens, decide_tokens_with, decide_tokens_within, truncate, truncate_with,
+    truncate_with_certificates, truncate_within, Counts, Truncation,
 };

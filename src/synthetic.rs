@@ -2,7 +2,33 @@
 //! output embedding `W` and hidden states `h`, with logits `W h / temperature`. The generator is
 //! a fixed SplitMix64 stream so an instance is the same on every machine for a given seed.
 
+use crate::error::{Error, Result};
 use crate::instance::{Constraint, Instance};
+
+/// Most f32 entries (`vocab * dim` for the embedding, `steps * vocab` for the logits) a synthetic
+/// instance may have: 2^30, 4 GiB each. Larger requests are refused before anything is allocated.
+pub const MAX_ENTRIES: usize = 1 << 30;
+
+/// Checks the sizes of a [`gaussian_instance`] before anything is allocated: all positive,
+/// and `vocab * dim` and `steps * vocab` within [`MAX_ENTRIES`] (no `usize` overflow).
+pub fn check_size(vocab: usize, dim: usize, steps: usize) -> Result<()> {
+    if vocab == 0 || dim == 0 || steps == 0 {
+        return Err(Error::Shape(format!(
+            "a synthetic instance needs vocab, dim and steps >= 1, got {vocab}, {dim}, {steps}"
+        )));
+    }
+    for (what, a, b) in [("vocab x dim", vocab, dim), ("steps x vocab", steps, vocab)] {
+        match a.checked_mul(b) {
+            Some(n) if n <= MAX_ENTRIES => {}
+            _ => {
+                return Err(Error::Shape(format!(
+                    "{what} = {a} x {b} exceeds the {MAX_ENTRIES} entries a synthetic instance may have"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Deterministic 64-bit generator (SplitMix64) with Gaussian draws (Box-Muller).
 #[derive(Debug, Clone)]
@@ -55,6 +81,9 @@ impl SplitMix64 {
 
 /// `steps` decode steps over a `vocab x dim` Gaussian embedding (entries of variance `1 / dim`),
 /// hidden states of norm about `scale`.
+///
+/// # Panics
+/// When [`check_size`] refuses the sizes (call it first on sizes a user chose).
 pub fn gaussian_instance(
     vocab: usize,
     dim: usize,
@@ -62,6 +91,9 @@ pub fn gaussian_instance(
     scale: f64,
     seed: u64,
 ) -> Instance {
+    if let Err(e) = check_size(vocab, dim, steps) {
+        panic!("{e}");
+    }
     let mut rng = SplitMix64::new(seed);
     let std = 1.0 / (dim as f64).sqrt();
     let w: Vec<f32> = (0..vocab * dim)

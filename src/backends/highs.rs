@@ -18,6 +18,8 @@ const ZERO_OBJECTIVE: f64 = 1e-9;
 #[derive(Debug, Clone, Default)]
 pub struct HighsBackend {
     pub options: Options,
+    /// When the current call must end ([`Backend::set_deadline`]).
+    deadline: Option<std::time::Instant>,
 }
 
 impl HighsBackend {
@@ -25,13 +27,20 @@ impl HighsBackend {
     pub fn with_time_limit(seconds: f64) -> Self {
         let mut options = Options::default();
         options.time_limit = seconds;
-        Self { options }
+        Self {
+            options,
+            deadline: None,
+        }
     }
 }
 
 impl Backend for HighsBackend {
     fn name(&self) -> &'static str {
         "highs"
+    }
+
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
@@ -50,6 +59,14 @@ impl Backend for HighsBackend {
                 break;
             }
             previous_columns = lp.columns.len();
+            let mut options = self.options;
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(BackendError::Limit("the call's deadline passed".into()));
+                }
+                options.time_limit = options.time_limit.min(left.as_secs_f64());
+            }
             let solution = minimize(
                 &UnitBoxLp {
                     rows: lp.rows,
@@ -58,7 +75,7 @@ impl Backend for HighsBackend {
                     rhs: &lp.rhs,
                     target: lp.target.expect("the tested token is a column"),
                 },
-                &self.options,
+                &options,
             )
             .map_err(|e| match e {
                 HighsError::Limit(m) => BackendError::Limit(m),

@@ -75,6 +75,8 @@ pub struct SimplexBackend {
     /// named by token so it survives changes of the column set.
     pub warm_start: bool,
     last_basis: Vec<Option<u32>>,
+    /// When the current call must end ([`Backend::set_deadline`]); every LP gets the time left.
+    deadline: Option<std::time::Instant>,
 }
 
 impl Default for SimplexBackend {
@@ -83,6 +85,7 @@ impl Default for SimplexBackend {
             options: Options::default(),
             warm_start: true,
             last_basis: Vec::new(),
+            deadline: None,
         }
     }
 }
@@ -132,16 +135,19 @@ impl SimplexBackend {
     ) -> Result<Answer, BackendError> {
         let (answer, basis_out) = match self.warm_start_for(lp) {
             Some(warm) => {
-                let mut budget = *options;
+                let mut budget = self.within_deadline(options)?;
                 budget.max_iterations = options
                     .max_iterations
                     .min(WARM_PIVOTS * (lp.rows + lp.columns.len()));
                 match run(lp, cost, &budget, Some(&warm)) {
-                    Err(BackendError::Limit(_)) => run(lp, cost, options, None)?,
+                    // The cold retry gets what the warm attempt left of the call's time.
+                    Err(BackendError::Limit(_)) => {
+                        run(lp, cost, &self.within_deadline(options)?, None)?
+                    }
                     done => done?,
                 }
             }
-            None => run(lp, cost, options, None)?,
+            None => run(lp, cost, &self.within_deadline(options)?, None)?,
         };
         if self.warm_start {
             self.last_basis = basis_out
@@ -151,6 +157,20 @@ impl SimplexBackend {
                 .collect();
         }
         Ok(answer)
+    }
+
+    /// `options` with its time limit cut to what is left before the deadline;
+    /// [`BackendError::Limit`] once nothing is left.
+    fn within_deadline(&self, options: &Options) -> Result<Options, BackendError> {
+        let mut options = *options;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(BackendError::Limit("the call's deadline passed".into()));
+            }
+            options.time_limit = options.time_limit.min(left);
+        }
+        Ok(options)
     }
 
     /// Column generation for one token: each round solves `min p_t` over the columns, returns a
@@ -231,6 +251,10 @@ impl SimplexBackend {
 impl Backend for SimplexBackend {
     fn name(&self) -> &'static str {
         "simplex"
+    }
+
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
