@@ -15,7 +15,7 @@
 pub(crate) const U: f64 = f64::EPSILON / 2.0;
 
 /// The smallest positive f64 (a subnormal): the most any one operation can lose to underflow.
-pub(crate) const ETA: f64 = 4.940_656_458_412_465_4e-324;
+pub(crate) const ETA: f64 = f64::from_bits(1);
 
 /// `gamma_n = n u / (1 - n u)` (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd
 /// ed., Lemma 3.1): the relative error bound of `n` successive roundings. Infinite when `n u >= 1`.

@@ -162,13 +162,11 @@ impl<'a> Ledger<'a> {
             self.leave_undecided(token, UndecidedReason::Budget);
             return;
         }
-        let checked = answer
-            .map_err(UndecidedReason::Backend)
-            .and_then(|cert| {
-                let covered = verify::check(self.step, self.basis, token, &cert)
-                    .map_err(UndecidedReason::Unverified)?;
-                Ok((cert, covered))
-            });
+        let checked = answer.map_err(UndecidedReason::Backend).and_then(|cert| {
+            let covered = verify::check(self.step, self.basis, token, &cert)
+                .map_err(UndecidedReason::Unverified)?;
+            Ok((cert, covered))
+        });
         match checked {
             Ok((cert, covered)) => self.record(covered, proof_of(cert), Via::Token),
             Err(reason) => self.record([token], Outcome::Undecided(reason), Via::Token),

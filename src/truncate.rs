@@ -221,7 +221,15 @@ pub(crate) fn decide_all(
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<dyn Reduction + '_>],
 ) -> Result<(Vec<Outcome>, Counts, Duration)> {
-    let decided = run(step, basis, tokens, backend, pipeline, Budget::unlimited(), true)?;
+    let decided = run(
+        step,
+        basis,
+        tokens,
+        backend,
+        pipeline,
+        Budget::unlimited(),
+        true,
+    )?;
     Ok((decided.outcomes, decided.counts, decided.backend_time))
 }
 

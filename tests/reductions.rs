@@ -11,8 +11,7 @@ use basis_aware::reduction::{
 use basis_aware::synthetic::gaussian_instance;
 use basis_aware::testing::{case, check_reduction};
 use basis_aware::{
-    truncate_with_certificates, Budget, Decision, KeepProof, Outcome, RejectProof,
-    Rule, Step,
+    truncate_with_certificates, Budget, Decision, KeepProof, Outcome, RejectProof, Rule, Step,
 };
 use proptest::prelude::*;
 

@@ -131,14 +131,18 @@ fn a_rounding_above_the_upper_bound_is_carried_and_more_is_refused() {
     // Token 4 zeroed; token j goes to its rounded bound, the rest share the remainder.
     let point = |dj: f64| {
         let rest = (q[4] - dj) / others.iter().map(|&k| q[k]).sum::<f64>();
-        let mut changes: Vec<(u32, f64)> = others.iter().map(|&k| (k as u32, q[k] * rest)).collect();
+        let mut changes: Vec<(u32, f64)> =
+            others.iter().map(|&k| (k as u32, q[k] * rest)).collect();
         changes.push((j as u32, dj));
         changes.push((4, -q[4]));
         changes.sort_by_key(|c| c.0);
         RejectCertificate { changes }
     };
     let at_bound = kappa * q[j];
-    assert_eq!(rejected_by(&s, &zero_basis(5), &point(at_bound)), Ok(vec![4]));
+    assert_eq!(
+        rejected_by(&s, &zero_basis(5), &point(at_bound)),
+        Ok(vec![4])
+    );
     let beyond = at_bound * (1.0 + 16.0 * BOX_ROUNDING);
     let err = rejected_by(&s, &zero_basis(5), &point(beyond)).unwrap_err();
     assert!(matches!(err, CertificateError::OutOfBox { .. }), "{err}");
@@ -154,12 +158,7 @@ fn a_deep_tail_token_s_uncompensated_move_is_not_hidden_by_cancelling_moves() {
     let s = step(&q, 0.28);
     let alpha = 0.01;
     let cert = RejectCertificate {
-        changes: vec![
-            (0, 3.0 * alpha),
-            (1, -2.0 * alpha),
-            (2, -alpha),
-            (6, -q[6]),
-        ],
+        changes: vec![(0, 3.0 * alpha), (1, -2.0 * alpha), (2, -alpha), (6, -q[6])],
     };
     let err = rejected_by(&s, &basis, &cert).unwrap_err();
     assert!(matches!(err, CertificateError::NotAbsorbed { .. }), "{err}");
@@ -192,8 +191,14 @@ fn exact_point_exists_compares_the_residual_with_the_certified_capacity() {
         bound: vec![0.0, 0.0],
     };
     let absorbers = [
-        Absorber { token: 0, slack: 0.3 },
-        Absorber { token: 1, slack: 0.4 },
+        Absorber {
+            token: 0,
+            slack: 0.3,
+        },
+        Absorber {
+            token: 1,
+            slack: 0.4,
+        },
     ];
     // Capacity: sqrt(0.3^2 + 0.4^2) = 0.5.
     assert!(exact_point_exists(&b, &residual(0.499), &[2], &absorbers).is_ok());
@@ -264,7 +269,7 @@ fn the_keep_margin_covers_the_check_s_rounding_at_any_size() {
     assert_eq!(keep_margin(262_144, 576), KEEP_MARGIN_TOL);
     // gamma_n is about n u: at 1e8 tokens twice it exceeds 1e-9.
     let huge = keep_margin(100_000_000, 576);
-    assert!(huge > KEEP_MARGIN_TOL && huge > 2.0 * 1e8 * f64::EPSILON / 2.0, "{huge}");
+    assert!(huge > 1e8 * f64::EPSILON, "{huge}");
 }
 
 #[test]

@@ -18,7 +18,9 @@ pub(super) fn project_on_top_singular_vectors(w: MatrixView<'_>, rank: usize) ->
     let (rows, d) = (w.rows(), w.cols());
     let block_of = |start: usize| {
         let end = (start + BLOCK).min(rows);
-        DMatrix::<f64>::from_fn(end - start, d, |r, c| f64::from(w.as_slice()[(start + r) * d + c]))
+        DMatrix::<f64>::from_fn(end - start, d, |r, c| {
+            f64::from(w.as_slice()[(start + r) * d + c])
+        })
     };
     let mut gram = DMatrix::<f64>::zeros(d, d);
     for start in (0..rows).step_by(BLOCK) {

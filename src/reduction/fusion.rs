@@ -136,7 +136,10 @@ impl<'g> Fused<'g> {
             }
             let g = assignment[j] as usize;
             mass[g] += qj;
-            for (acc, &b) in moment[g * m..(g + 1) * m].iter_mut().zip(basis.token_row(j)) {
+            for (acc, &b) in moment[g * m..(g + 1) * m]
+                .iter_mut()
+                .zip(basis.token_row(j))
+            {
                 *acc += qj * f64::from(b);
             }
         }

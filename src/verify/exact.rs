@@ -7,8 +7,8 @@
 //! With `D = diag(s_j)` over the absorbers `S`, any invertible `L` and `G_L = L A_S D^2 A_S^T
 //! L^T`, the correction `delta = D^2 A_S^T L^T G_L^{-1} (-L r)` solves `A_S delta = -r` and has
 //! `|delta_j| <= s_j |L r|_2 / sqrt(lambda_min(G_L))`. So `|L r|_2 <= sqrt(lambda_min(G_L))`
-//! suffices. `L` is the inverse of a floating-point Cholesky factor of `A_S D^2 A_S^T`, which
-//! makes `G_L` close to the identity; `lambda_min(G_L)` is then bounded below by Gershgorin's
+//! suffices. `L` is `R^{-T}` for a floating-point QR factor `R` of `D A_S^T` (Givens rotations, largest
+//! rows first), which makes `G_L` close to the identity; `lambda_min(G_L)` is then bounded below by Gershgorin's
 //! theorem on the computed `G_L`, minus a bound on its rounding (Weyl's inequality). `L` is any
 //! lower-triangular matrix with a positive diagonal: its rounding needs no analysis, because the
 //! argument holds for the matrix actually used.
@@ -91,7 +91,12 @@ pub fn exact_point_exists(
     if let Some(&t) = moved.iter().find(|&&t| t as usize >= basis.vocab()) {
         return Err(CertificateError::TokenOutOfRange(t));
     }
-    if residual.value.iter().chain(&residual.bound).any(|v| !v.is_finite()) {
+    if residual
+        .value
+        .iter()
+        .chain(&residual.bound)
+        .any(|v| !v.is_finite())
+    {
         return Err(CertificateError::NotAbsorbed {
             needed: f64::INFINITY,
             capacity: 0.0,
@@ -146,26 +151,32 @@ pub fn exact_point_exists(
             *vk = p * entry(basis, token, k);
         }
     };
-    // G0 = sum_j s_j^2 v_j v_j^T, lower triangle row-major; only used to build L.
+    // R with R^T R = sum_j s_j^2 v_j v_j^T, by Givens rotations of the rows s_j v_j into R, the
+    // largest first: slacks span tens of orders of magnitude on peaked steps, and this graded
+    // order keeps the small directions that the Gram matrix's rounding would erase. R only
+    // shapes L; nothing below relies on its accuracy.
+    let mut order: Vec<usize> = (0..absorbers.len()).collect();
     let mut v = vec![0.0; n];
-    let mut g0 = vec![0.0; n * n];
-    for a in &absorbers {
-        column(a.token, &mut v);
-        let w = a.slack * a.slack;
-        for k in 0..n {
-            let wk = w * v[k];
-            for l in 0..=k {
-                g0[k * n + l] += wk * v[l];
-            }
-        }
+    let weighted_norm = |a: &Absorber, v: &mut [f64]| {
+        column(a.token, v);
+        a.slack * norm(v)
+    };
+    let norms: Vec<f64> = absorbers.iter().map(|a| weighted_norm(a, &mut v)).collect();
+    order.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]));
+    let mut r = vec![0.0; n * n];
+    for &i in &order {
+        column(absorbers[i].token, &mut v);
+        v.iter_mut().for_each(|x| *x *= absorbers[i].slack);
+        rotate_into(&mut r, n, &mut v);
     }
     let refused = || CertificateError::NotAbsorbed {
         needed: norm(&residual.value),
         capacity: 0.0,
     };
-    let l = cholesky_inverse(&mut g0, n).ok_or_else(refused)?;
+    let l = upper_inverse_transposed(&r, n).ok_or_else(refused)?;
     let l_frobenius = l.iter().map(|x| x * x).sum::<f64>().sqrt() * (1.0 + gamma(n * n + 1));
-    // G1 = sum_j s_j^2 c_j c_j^T with c_j = fl(L v_j), and the bound on |G_L - G1|_2.
+    // G1 = sum_j s_j^2 c_j c_j^T with c_j = L v_j by compensated dot products, and the bound on
+    // |G_L - G1|_2.
     let mut g1 = vec![0.0; n * n];
     let mut c = vec![0.0; n];
     let (mut cross, mut trace) = (0.0f64, 0.0f64);
@@ -173,11 +184,17 @@ pub fn exact_point_exists(
     for a in &absorbers {
         column(a.token, &mut v);
         for k in 0..n {
-            c[k] = (0..=k).map(|j| l[k * n + j] * v[j]).sum();
+            let mut dot = Dot2::default();
+            for j in 0..=k {
+                dot.add_product(l[k * n + j], v[j]);
+            }
+            c[k] = dot.value();
         }
         let v_norm = norm(&v);
         let c_norm = norm(&c);
-        let g = gn * l_frobenius * v_norm + (n as f64).powf(1.5) * ETA;
+        // Dot2's bound, u |c_k| + gamma_n^2 |L_k| |v|, summed over k with Cauchy-Schwarz.
+        let g =
+            2.0 * (U * c_norm + gn * gn * l_frobenius * v_norm + (n as f64).powf(1.5) * 4.0 * ETA);
         let w = a.slack * a.slack;
         cross += w * (2.0 * g * c_norm + g * g);
         trace += w * c_norm * c_norm;
@@ -218,15 +235,17 @@ pub fn exact_point_exists(
     let (mut t_sq, mut e_sq) = (0.0f64, 0.0f64);
     for k in 0..n {
         let row = &l[k * n..k * n + k + 1];
-        let t: f64 = row.iter().zip(&w).map(|(a, b)| a * b).sum();
-        let spread: f64 = row.iter().zip(&w).map(|(a, b)| (a * b).abs()).sum();
+        let mut dot = Dot2::default();
+        for (a, b) in row.iter().zip(&w) {
+            dot.add_product(*a, *b);
+        }
+        let t = dot.value();
         let carried: f64 = row.iter().zip(&ew).map(|(a, b)| a.abs() * b).sum();
-        let e = 2.0 * (gn * spread + carried * (1.0 + gn) + 2.0 * n as f64 * ETA);
+        let e = dot.error_bound() + 2.0 * (carried * (1.0 + gn) + 2.0 * n as f64 * ETA);
         t_sq += t * t;
         e_sq += e * e;
     }
-    let needed =
-        (t_sq.sqrt() + e_sq.sqrt()) * (1.0 + gamma(2 * n + 4)) * pow2(-slack_exp);
+    let needed = (t_sq.sqrt() + e_sq.sqrt()) * (1.0 + gamma(2 * n + 4)) * pow2(-slack_exp);
     let capacity = if lambda > 0.0 {
         (lambda * (1.0 - 4.0 * U)).sqrt() * (1.0 - 2.0 * U)
     } else {
@@ -306,35 +325,41 @@ fn independent_rows(basis: &Basis, moved: &[u32], absorbers: &[Absorber]) -> Vec
     rows
 }
 
-/// Cholesky `G = C C^T` of the lower triangle `g` (row-major `n x n`, overwritten), then
-/// `L = C^{-1}` (lower triangular, upper part exactly zero); `None` when a pivot is not positive
-/// or anything is not finite.
-fn cholesky_inverse(g: &mut [f64], n: usize) -> Option<Vec<f64>> {
+/// Rotates the row `v` into the upper-triangular `r` (row-major `n x n`) with Givens rotations,
+/// so that `R^T R` gains `v v^T`; `v` is consumed.
+fn rotate_into(r: &mut [f64], n: usize, v: &mut [f64]) {
     for k in 0..n {
-        for j in 0..=k {
-            let mut sum = g[k * n + j];
-            for p in 0..j {
-                sum -= g[k * n + p] * g[j * n + p];
-            }
-            if j == k {
-                if !(sum > 0.0 && sum.is_finite()) {
-                    return None;
-                }
-                g[k * n + k] = sum.sqrt();
-            } else {
-                g[k * n + j] = sum / g[j * n + j];
-            }
+        if v[k] == 0.0 {
+            continue;
+        }
+        let (a, b) = (r[k * n + k], v[k]);
+        let h = a.hypot(b);
+        let (cos, sin) = (a / h, b / h);
+        r[k * n + k] = h;
+        v[k] = 0.0;
+        for j in k + 1..n {
+            let (x, y) = (r[k * n + j], v[j]);
+            r[k * n + j] = cos * x + sin * y;
+            v[j] = cos * y - sin * x;
         }
     }
-    // Forward substitution C X = I, column by column; X is lower triangular.
+}
+
+/// `L = R^{-T}` for the upper-triangular `r` (row-major `n x n`): lower triangular, upper part
+/// exactly zero; `None` when a diagonal entry is not positive or anything is not finite.
+fn upper_inverse_transposed(r: &[f64], n: usize) -> Option<Vec<f64>> {
+    if (0..n).any(|i| !(r[i * n + i] > 0.0 && r[i * n + i].is_finite())) {
+        return None;
+    }
+    // R^T X = I by forward substitution, column by column; (R^T)_{ip} = r[p][i].
     let mut x = vec![0.0; n * n];
     for col in 0..n {
         for i in col..n {
             let mut sum = if i == col { 1.0 } else { 0.0 };
             for p in col..i {
-                sum -= g[i * n + p] * x[p * n + col];
+                sum -= r[p * n + i] * x[p * n + col];
             }
-            x[i * n + col] = sum / g[i * n + i];
+            x[i * n + col] = sum / r[i * n + i];
         }
     }
     let ok = x.iter().all(|v| v.is_finite()) && (0..n).all(|i| x[i * n + i] > 0.0);

@@ -17,7 +17,7 @@ mod memo;
 mod reject;
 
 pub use exact::{exact_point_exists, Absorber, Residual};
-pub use keep::{kept_by, keep_margin, KEEP_MARGIN_TOL};
+pub use keep::{keep_margin, kept_by, KEEP_MARGIN_TOL};
 pub use reject::{rejected_by, ABSORBERS_PER_ROW, BOX_ROUNDING};
 
 use crate::basis::Basis;

@@ -76,7 +76,11 @@ pub fn rejected_by(
     }
     let mut residual = Residual::of_changes(basis, &cert.changes);
     for &(token, e) in &excess {
-        for (bound, &b) in residual.bound.iter_mut().zip(basis.token_row(token as usize)) {
+        for (bound, &b) in residual
+            .bound
+            .iter_mut()
+            .zip(basis.token_row(token as usize))
+        {
             *bound += e * f64::from(b).abs() * (1.0 + 2.0 * U);
         }
         residual.bound[m] += e;
