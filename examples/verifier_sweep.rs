@@ -6,6 +6,7 @@
 //!   `X` is provably kept (its row leaves the span), so any reject of `X` is wrong.
 //! - `scaled`: a generic small step decided with `B`, `2^100 B` and `2^-100 B`; the decisions
 //!   must agree (the rule is invariant under scaling `B`).
+//!
 //! Other tokens are checked against good_lp + microlp (`min p_i`), skipping marginal minima.
 
 use basis_aware::backends::SimplexBackend;
