@@ -42,6 +42,9 @@ struct Tally {
     instances: usize,
     decided: usize,
     undecided: usize,
+    /// Undecided tokens whose true minimum mass is within `MARGINAL` of zero (relative to `q`):
+    /// on the boundary, where undecided is the only honest answer (or microlp gave no answer).
+    undecided_marginal: usize,
     wrong_keeps: usize,
     wrong_rejects: usize,
 }
@@ -80,11 +83,6 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
         if step.above_threshold(i as u32) || step.q()[i] == 0.0 {
             continue;
         }
-        if o.is_undecided() {
-            tally.undecided += 1;
-            continue;
-        }
-        tally.decided += 1;
         let truth_keep = if Some(i) == structural_keep {
             Some(true)
         } else {
@@ -93,6 +91,14 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
                 (rel.abs() > MARGINAL).then_some(rel > 0.0)
             })
         };
+        if o.is_undecided() {
+            tally.undecided += 1;
+            if truth_keep.is_none() {
+                tally.undecided_marginal += 1;
+            }
+            continue;
+        }
+        tally.decided += 1;
         match (truth_keep, o) {
             (Some(true), Outcome::Reject(_)) => tally.wrong_rejects += 1,
             (Some(false), Outcome::Keep(_)) => tally.wrong_keeps += 1,
