@@ -45,6 +45,8 @@ struct Tally {
     /// Undecided tokens whose true minimum mass is within `MARGINAL` of zero (relative to `q`):
     /// on the boundary, where undecided is the only honest answer (or microlp gave no answer).
     undecided_marginal: usize,
+    /// Undecided tokens the oracle says are kept (the rest of the non-marginal ones are rejects).
+    undecided_keeps: usize,
     wrong_keeps: usize,
     wrong_rejects: usize,
 }
@@ -93,8 +95,10 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
         };
         if o.is_undecided() {
             tally.undecided += 1;
-            if truth_keep.is_none() {
-                tally.undecided_marginal += 1;
+            match truth_keep {
+                None => tally.undecided_marginal += 1,
+                Some(true) => tally.undecided_keeps += 1,
+                Some(false) => {}
             }
             continue;
         }
