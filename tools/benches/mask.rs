@@ -33,7 +33,7 @@ use basis_aware::{
     Step,
 };
 use basis_aware_tools::instance::{Constraint, Instance};
-use basis_aware_tools::synthetic;
+use basis_aware::synthetic;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;

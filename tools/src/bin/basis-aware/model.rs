@@ -102,7 +102,7 @@ mod with_candle {
     use basis_aware::{decide_tokens, sample_step, Basis, Rule, SampleBudget, Step};
     use basis_aware_tools::instance::{Constraint, Instance};
     use basis_aware_tools::model::{cached_svd_basis, GgufModel};
-    use basis_aware_tools::synthetic;
+    use basis_aware::synthetic;
 
     use super::{ExportArgs, GenerateArgs};
     use crate::plot;

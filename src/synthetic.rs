@@ -1,14 +1,26 @@
-//! Synthetic decode steps for the library's tests: a Gaussian output embedding `W` (entries of
-//! variance `1 / dim`) and hidden states of norm about `scale`, with logits `W h`, drawn from
-//! xoshiro256++ and `rand_distr`'s standard normal. `basis-aware-tools` draws its instances the
-//! same way, so `basis-aware synth` writes these steps for the same seed.
+//! Synthetic decode steps with a known generator (feature `synthetic`), for tests, benchmarks
+//! and demos: a Gaussian output embedding `W` (entries of variance `1 / dim`) and hidden states
+//! of norm about `scale`, with logits `W h`. The draws come from xoshiro256++ seeded by [`rng`]
+//! and `rand_distr`'s standard normal, so the steps are the same on every machine for a seed.
+//!
+//! ```
+//! let steps = basis_aware::synthetic::gaussian_instance(100, 4, 2, 6.0, 1);
+//! assert_eq!((steps.steps, steps.vocab), (2, 100));
+//! assert_eq!(steps.step_logits(1)?.len(), 100);
+//! let basis = steps.basis(Some(3))?;
+//! assert_eq!(basis.dim(), 3);
+//! # Ok::<(), basis_aware::Error>(())
+//! ```
 
-use basis_aware::{Basis, MatrixView, Result};
+use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
-use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-/// The seeded generator of every test's draws.
+use crate::basis::Basis;
+use crate::error::{Error, Result};
+use crate::matrix::MatrixView;
+
+/// The seeded generator behind every synthetic draw.
 pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
 }
@@ -18,26 +30,34 @@ pub fn gaussian(rng: &mut Xoshiro256PlusPlus) -> f64 {
     StandardNormal.sample(rng)
 }
 
-/// `steps` decode steps over one embedding.
-#[derive(Debug, Clone)]
+/// Decode steps over one embedding.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Synthetic {
     /// Row-major `[steps, vocab]`.
     pub logits: Vec<f32>,
+    /// Number of steps.
     pub steps: usize,
+    /// Vocabulary size `V`.
     pub vocab: usize,
-    /// Row-major `[vocab, dim]`.
+    /// The embedding `W`, row-major `[vocab, dim]`.
     pub w: Vec<f32>,
+    /// Hidden size `d`.
     pub dim: usize,
 }
 
 impl Synthetic {
     /// Step `k`'s logits.
     pub fn step_logits(&self, k: usize) -> Result<&[f32]> {
-        assert!(k < self.steps, "step {k} of {}", self.steps);
+        if k >= self.steps {
+            return Err(Error::Shape(format!(
+                "step {k} does not exist: there are {} steps",
+                self.steps
+            )));
+        }
         Ok(&self.logits[k * self.vocab..(k + 1) * self.vocab])
     }
 
-    /// The embedding whole (`svd = None`) or through its top `svd` singular vectors.
+    /// The embedding whole (`svd = None`) or through its top `svd` right singular vectors.
     pub fn basis(&self, svd: Option<usize>) -> Result<Basis> {
         let w = MatrixView::new(&self.w, self.vocab, self.dim)?;
         match svd {
@@ -48,7 +68,7 @@ impl Synthetic {
 }
 
 /// `steps` decode steps over a `vocab x dim` Gaussian embedding, hidden states of norm about
-/// `scale`, from `seed`.
+/// `scale`, drawn from `seed`.
 pub fn gaussian_instance(
     vocab: usize,
     dim: usize,
