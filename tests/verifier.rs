@@ -332,9 +332,18 @@ fn a_graded_residual_is_absorbed_exactly_up_to_the_weakest_slack() {
     let rows = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];
     let basis = Basis::explicit(MatrixView::new(&rows, 3, 2).unwrap()).unwrap();
     let absorbers = [
-        Absorber { token: 0, slack: 1.0 },
-        Absorber { token: 1, slack: 1e-30 },
-        Absorber { token: 2, slack: 1e-60 },
+        Absorber {
+            token: 0,
+            slack: 1.0,
+        },
+        Absorber {
+            token: 1,
+            slack: 1e-30,
+        },
+        Absorber {
+            token: 2,
+            slack: 1e-60,
+        },
     ];
     // a_2 = (1, 1, 1): the residual a_2 x_2 needs exactly x_2 from the weakest absorber.
     let residual = |x2: f64| Residual {

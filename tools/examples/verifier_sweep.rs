@@ -10,8 +10,8 @@
 //! Other tokens are checked against good_lp + microlp (`min p_i`), skipping marginal minima.
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic::{gaussian, rng as seeded};
 use basis_aware::{decide_tokens, Basis, MatrixView, Outcome, Step};
-use basis_aware_tools::synthetic::{gaussian, rng as seeded};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 use rand::RngExt;
 use rand_xoshiro::Xoshiro256PlusPlus;
