@@ -115,7 +115,7 @@ pub(super) fn absorbed_by_square_system(
         }
         alpha = alpha.max(row_sum * (1.0 + gamma(n + 1)) + n as f64 * ETA);
     }
-    if !(alpha <= MAX_ALPHA) {
+    if alpha.is_nan() || alpha > MAX_ALPHA {
         return Err(refused(norm(&residual.value), 0.0));
     }
     // z = X P r with r the exact residual, |r_k - value_k| <= bound_k: |z_i| bounded above.
@@ -147,7 +147,7 @@ pub(super) fn absorbed_by_square_system(
     for (zi, &i) in z.iter().zip(&chosen) {
         let bound = (zi + spread) * (1.0 + gamma(4));
         let slack = absorbers[i].slack;
-        if !(bound <= slack) {
+        if bound.is_nan() || bound > slack {
             return Err(refused(bound, slack));
         }
     }
