@@ -137,14 +137,21 @@ impl<'a> Workspace<'_, 'a> {
         }
     }
 
+    /// Whether the call's deadline has passed ([`crate::Budget`]): no backend call starts after
+    /// it, so a reduction should stop planning more.
+    pub fn out_of_time(&self) -> bool {
+        self.ledger.budget.expired()
+    }
+
     /// Whether a backend is present (without one, `solve` and `solve_set` do nothing).
     pub fn has_backend(&self) -> bool {
         self.backend.is_some()
     }
 
     /// Solves `token` alone with the backend; the verified certificate settles every token it
-    /// covers, a failure leaves `token` undecided. Returns false without a backend (or for a
-    /// token outside the vocabulary).
+    /// covers, a failure leaves `token` undecided. Returns false without a backend, for a token
+    /// outside the vocabulary, or past the call's deadline (the token is then undecided for
+    /// [`crate::UndecidedReason::Budget`]).
     pub fn solve(&mut self, token: u32) -> bool {
         if token as usize >= self.ledger.step.vocab() {
             return false;
@@ -152,7 +159,7 @@ impl<'a> Workspace<'_, 'a> {
         match self.backend.as_deref_mut() {
             Some(backend) => {
                 self.ledger.solve(token, backend);
-                true
+                !self.ledger.budget.expired()
             }
             None => false,
         }

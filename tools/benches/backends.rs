@@ -11,8 +11,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use basis_aware::{decide, Backend, Basis, Rule, Step};
 use basis_aware::synthetic::{self, gaussian_instance};
+use basis_aware::{decide, Backend, Basis, Rule, Step};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;

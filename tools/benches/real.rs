@@ -39,9 +39,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic;
 use basis_aware::{decide, sample_step, truncate, Basis, Outcome, Rule, SampleBudget, Step};
 use basis_aware_tools::model::{cached_svd_basis, GgufModel, MODEL_ENV};
-use basis_aware::synthetic;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;
@@ -357,11 +357,9 @@ fn print_full_basis_solves(step: &Step, full: &Basis) {
             let outcome = decide(step, full, token, Some(&mut highs)).expect("decision");
             let seconds = start.elapsed().as_secs_f64();
             let time = match &outcome {
-                Outcome::Undecided(basis_aware::UndecidedReason::Backend(reason))
-                    if reason.contains("limit") =>
-                {
-                    "limit".to_owned()
-                }
+                Outcome::Undecided(basis_aware::UndecidedReason::Backend(
+                    basis_aware::BackendError::Limit(_),
+                )) => "limit".to_owned(),
                 _ => format!("{seconds:.3}"),
             };
             eprintln!(

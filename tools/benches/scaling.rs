@@ -22,8 +22,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
-use basis_aware::{decide, sample_step, truncate, Basis, Rule, SampleBudget, Step};
 use basis_aware::synthetic::{self, gaussian_instance, Synthetic};
+use basis_aware::{decide, sample_step, truncate, Basis, Rule, SampleBudget, Step};
 
 mod common;
 use common::first_draw_below_tau;

@@ -150,10 +150,14 @@ mod tests {
     /// `n` matrix entries in about `[-7, 7]` and `n` vector entries in about `[-5, 5]`, in
     /// patterns without structure a kernel could exploit.
     fn entries(n: usize) -> Vec<f64> {
-        (0..n).map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0).collect()
+        (0..n)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
+            .collect()
     }
     fn weights(n: usize) -> Vec<f64> {
-        (0..n).map(|k| ((k * 13 % 29) as f64 - 14.0) / 3.0).collect()
+        (0..n)
+            .map(|k| ((k * 13 % 29) as f64 - 14.0) / 3.0)
+            .collect()
     }
 
     /// `sum |terms|`, the scale of a dot's rounding error.

@@ -52,11 +52,9 @@ impl GgufModel {
         }
         let device = Device::Cpu;
         let gguf::Gguf { content, mut file } = file;
-        let weights = ModelWeights::from_gguf(content, &mut file, &device)
-            .map_err(ModelError::candle(&format!(
-                "{}: cannot load the weights",
-                path.display()
-            )))?;
+        let weights = ModelWeights::from_gguf(content, &mut file, &device).map_err(
+            ModelError::candle(&format!("{}: cannot load the weights", path.display())),
+        )?;
         Ok(Self {
             weights,
             tokenizer,

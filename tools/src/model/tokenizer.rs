@@ -72,7 +72,10 @@ pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
             m.split_once(' ')
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .ok_or_else(|| {
-                    ModelError::metadata("tokenizer.ggml.merges", format!("`{m}` is not two tokens"))
+                    ModelError::metadata(
+                        "tokenizer.ggml.merges",
+                        format!("`{m}` is not two tokens"),
+                    )
                 })
         })
         .collect::<Result<Vec<_>>>()?;
