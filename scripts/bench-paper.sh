@@ -15,7 +15,7 @@
 # full W (577 rows) each solver gets one token near tau and one from the tail: minutes apiece.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+source scripts/setup.sh --highs
 
 cache="$HOME/.cache/basis-aware"
 venv="$cache/venv-cvxpy"

@@ -5,7 +5,7 @@
 # (scripts/python-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+source scripts/setup.sh --highs
 BASIS_AWARE_MODEL="$(bash scripts/fetch-model.sh | tail -n 1)"
 export BASIS_AWARE_MODEL
 # The Python venv (a ~3 GB download and a C++ build on a clean machine) is made while cargo runs.

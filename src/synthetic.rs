@@ -20,8 +20,8 @@ use crate::basis::Basis;
 use crate::error::{Error, Result};
 use crate::matrix::MatrixView;
 
-/// Most f32 entries (`vocab * dim` for the embedding, `steps * vocab` for the logits) a synthetic
-/// instance may have: 2^30, 4 GiB each. Larger requests are refused before anything is allocated.
+/// Most f32 entries (`vocab * dim` for the embedding, `steps * vocab` for the logits) synthetic
+/// steps may have: 2^30, 4 GiB each. Larger requests are refused before anything is allocated.
 pub const MAX_ENTRIES: usize = 1 << 30;
 
 /// Checks the sizes of a [`gaussian_instance`] before anything is allocated: all positive, and
@@ -35,7 +35,7 @@ pub const MAX_ENTRIES: usize = 1 << 30;
 pub fn check_size(vocab: usize, dim: usize, steps: usize) -> Result<()> {
     if vocab == 0 || dim == 0 || steps == 0 {
         return Err(Error::Shape(format!(
-            "a synthetic instance needs vocab, dim and steps >= 1, got {vocab}, {dim}, {steps}"
+            "synthetic steps need vocab, dim and steps >= 1, got {vocab}, {dim}, {steps}"
         )));
     }
     for (what, a, b) in [("vocab x dim", vocab, dim), ("steps x vocab", steps, vocab)] {
@@ -43,7 +43,7 @@ pub fn check_size(vocab: usize, dim: usize, steps: usize) -> Result<()> {
             Some(n) if n <= MAX_ENTRIES => {}
             _ => {
                 return Err(Error::Shape(format!(
-                    "{what} = {a} x {b} exceeds the {MAX_ENTRIES} entries a synthetic instance may have"
+                    "{what} = {a} x {b} exceeds the {MAX_ENTRIES} entries synthetic steps may have"
                 )))
             }
         }
@@ -51,13 +51,16 @@ pub fn check_size(vocab: usize, dim: usize, steps: usize) -> Result<()> {
     Ok(())
 }
 
+/// The generator [`rng`] returns: xoshiro256++.
+pub type SeededRng = Xoshiro256PlusPlus;
+
 /// The seeded generator behind every synthetic draw.
-pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
+pub fn rng(seed: u64) -> SeededRng {
     Xoshiro256PlusPlus::seed_from_u64(seed)
 }
 
 /// A standard normal draw.
-pub fn gaussian(rng: &mut Xoshiro256PlusPlus) -> f64 {
+pub fn gaussian(rng: &mut SeededRng) -> f64 {
     StandardNormal.sample(rng)
 }
 
@@ -79,13 +82,19 @@ pub struct Synthetic {
 impl Synthetic {
     /// Step `k`'s logits.
     pub fn step_logits(&self, k: usize) -> Result<&[f32]> {
-        if k >= self.steps {
-            return Err(Error::Shape(format!(
-                "step {k} does not exist: there are {} steps",
-                self.steps
-            )));
+        // The fields are public, so they may disagree with each other: out-of-range is an error.
+        let range = k
+            .checked_mul(self.vocab)
+            .and_then(|s| Some(s..s.checked_add(self.vocab)?));
+        match range.and_then(|r| self.logits.get(r)) {
+            Some(logits) if k < self.steps => Ok(logits),
+            _ => Err(Error::Shape(format!(
+                "step {k} of {} tokens is not within the {} steps and {} logits there are",
+                self.vocab,
+                self.steps,
+                self.logits.len()
+            ))),
         }
-        Ok(&self.logits[k * self.vocab..(k + 1) * self.vocab])
     }
 
     /// The embedding whole (`svd = None`) or through its top `svd` right singular vectors.

@@ -1,5 +1,5 @@
 //! Adapters from the backend crates under `backends/` to the [`crate::Backend`] trait, one per
-//! feature. Solver types stay in those crates; only the LP of [`crate::lp`] crosses over.
+//! feature. Solver types stay in those crates; only the LP of `src/lp.rs` crosses over.
 
 #[cfg(feature = "highs")]
 mod highs;

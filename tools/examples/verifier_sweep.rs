@@ -10,11 +10,10 @@
 //! Other tokens are checked against good_lp + microlp (`min p_i`), skipping marginal minima.
 
 use basis_aware::backends::SimplexBackend;
-use basis_aware::synthetic::{gaussian, rng as seeded};
+use basis_aware::synthetic::{gaussian, rng as seeded, SeededRng};
 use basis_aware::{decide_tokens, Basis, MatrixView, Outcome, Step};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 use rand::RngExt;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 const MARGINAL: f64 = 1e-6;
 
@@ -51,7 +50,7 @@ struct Tally {
     wrong_rejects: usize,
 }
 
-fn shared(rng: &mut Xoshiro256PlusPlus, deep: bool) -> (Basis, Step) {
+fn shared(rng: &mut SeededRng, deep: bool) -> (Basis, Step) {
     let (v, m) = (7usize, 4usize);
     let c: Vec<f32> = (0..m)
         .map(|_| (rng.random::<f64>() * 8.0).floor() as f32 / 4.0 - 1.0)
@@ -129,7 +128,7 @@ fn contradictions(base: &[Outcome], scaled: &[Outcome]) -> usize {
 }
 
 /// `[B 1]` within f32 rounding of rank 3: `b_j = c0 + t_j c1 + 1e-7 g_j`.
-fn nearly_rank_deficient(rng: &mut Xoshiro256PlusPlus) -> (Vec<f32>, Step) {
+fn nearly_rank_deficient(rng: &mut SeededRng) -> (Vec<f32>, Step) {
     let (v, m) = (10usize, 4usize);
     let c0: Vec<f64> = (0..m).map(|_| gaussian(rng)).collect();
     let c1: Vec<f64> = (0..m).map(|_| gaussian(rng)).collect();
