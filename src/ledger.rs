@@ -138,6 +138,23 @@ impl<'a> Ledger<'a> {
         }
     }
 
+    /// A certificate from a reduction's own engine, made for no token in particular: verified,
+    /// then it settles every token it covers (a dual found for one token often keeps others but
+    /// not that one). Returns whether it verified.
+    pub fn submit_shared(&mut self, cert: Certificate) -> bool {
+        let settled = match &cert {
+            Certificate::Keep(c) => verify::kept_by(self.step, self.basis, c),
+            Certificate::Reject(c) => verify::rejected_by(self.step, self.basis, c),
+        };
+        match settled {
+            Ok(covered) => {
+                self.record(covered, proof_of(cert), Via::Token);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// A bulk certificate: verified once here (the verifier recomputes everything it rests on),
     /// then it rejects every token it covers. Returns whether it verified.
     pub fn submit_bulk(&mut self, cert: BulkRejectCertificate) -> bool {

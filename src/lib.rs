@@ -41,6 +41,7 @@ mod bat;
 mod batch;
 mod certificate;
 mod critical;
+mod engine;
 mod error;
 pub mod filter;
 mod ledger;

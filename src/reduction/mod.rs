@@ -9,6 +9,7 @@
 //! The default pipeline ([`default_pipeline`]): [`BulkRejects`], then [`HeadKeeps`], then
 //! [`TailChunks`], then [`EachToken`] for whatever is left.
 
+mod band;
 mod bulk;
 mod chunks;
 mod each;
@@ -21,6 +22,7 @@ use crate::certificate::{BulkRejectCertificate, Certificate, Outcome};
 use crate::ledger::Ledger;
 use crate::step::Step;
 
+pub use band::{BandLp, BandReport, BAND_GROW, BAND_TIERS};
 pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};
 pub use each::EachToken;
@@ -93,6 +95,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
 pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
         Box::new(BulkRejects::default()),
+        Box::new(BandLp::default()),
         Box::new(HeadKeeps),
         Box::new(TailChunks),
         Box::new(EachToken),
@@ -183,6 +186,13 @@ impl<'a> Workspace<'_, 'a> {
     /// token it covers. Returns whether it verified.
     pub fn submit(&mut self, token: u32, certificate: Certificate) -> bool {
         self.ledger.submit(token, certificate)
+    }
+
+    /// A certificate the reduction computed for no token in particular (e.g. a dual found for
+    /// one token, which may keep others but not it): verified, then it settles every token it
+    /// covers. Returns whether it verified.
+    pub fn submit_shared(&mut self, certificate: Certificate) -> bool {
+        self.ledger.submit_shared(certificate)
     }
 
     /// A bulk certificate: verified by the ledger (the one place its pass runs), then it rejects

@@ -1,0 +1,104 @@
+//! Full masks on a few exported real steps (`scripts/bench-steps.sh`) with per-phase counts and
+//! times, for quick iteration on the band engines: `cargo run --release -p basis-aware-tools
+//! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default` or `old`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use basis_aware::backends::SimplexBackend;
+use basis_aware::reduction::{BandLp, BulkRejects, EachToken, HeadKeeps, Reduction, TailChunks};
+use basis_aware::{truncate_with, Basis, Rule};
+use basis_aware_tools::instance::{Constraint, Instance};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let picks: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(3);
+    let which = args.get(2).cloned().unwrap_or_else(|| "default".into());
+    let home = std::env::var_os("HOME").map(PathBuf::from).expect("HOME");
+    let dir = home.join(".cache/basis-aware/steps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("steps dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("prompt")))
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    let mut w = None;
+    for file in &files {
+        let instance = Instance::load(file).expect("instance");
+        for k in 0..instance.steps {
+            let logits = instance.step_logits(k).expect("step").to_vec();
+            let q = basis_aware::softmax(&logits).expect("finite");
+            let entropy: f64 = q.iter().filter(|&&p| p > 0.0).map(|&p| -p * p.ln()).sum();
+            all.push((entropy, logits));
+        }
+        if w.is_none() {
+            if let Constraint::Embedding(e, d) = instance.constraint {
+                w = Some((e, d));
+            }
+        }
+    }
+    let (w, d) = w.expect("embedding");
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (basis, _) = Basis::load(&dir.join("svd20.safetensors")).expect("svd basis");
+    let h: Vec<f32> = (0..d).map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let t = Instant::now();
+    for _ in 0..20 {
+        std::hint::black_box(unembed(&w, &h));
+    }
+    let wh = t.elapsed().as_secs_f64() / 20.0;
+    eprintln!("W h: {:.2} ms", wh * 1e3);
+    let only: Option<usize> = std::env::var("PROBE_ONLY").ok().and_then(|v| v.parse().ok());
+    for p in 0..picks {
+        let at = if picks == 1 { 0 } else { p * (all.len() - 1) / (picks - 1) };
+        let at = only.unwrap_or(at);
+        let (entropy, logits) = &all[at];
+        for (name, rule) in [("eta", Rule::Eta(9e-4)), ("epsilon", Rule::Epsilon(3e-4))] {
+            let mut band = BandLp::default();
+            let mut pipeline: Vec<Box<dyn Reduction + '_>> = match which.as_str() {
+                "old" => vec![
+                    Box::new(BulkRejects::default()),
+                    Box::new(HeadKeeps),
+                    Box::new(TailChunks),
+                    Box::new(EachToken),
+                ],
+                _ => vec![
+                    Box::new(BulkRejects::default()),
+                    Box::new(&mut band),
+                    Box::new(HeadKeeps),
+                    Box::new(TailChunks),
+                    Box::new(EachToken),
+                ],
+            };
+            let start = Instant::now();
+            let m = truncate_with(logits, &basis, &rule, Some(&mut SimplexBackend::default()), &mut pipeline)
+                .expect("mask");
+            let e = start.elapsed().as_secs_f64();
+            let c = &m.counts;
+            eprintln!(
+                "step {at} {name} H {entropy:.2}: {:.1} ms = {:.1}x | kept {} thr {} dual {} | bulk {} chunk {} point {} | undec {} | solves {} sets {}",
+                e * 1e3, e / wh, m.kept.len(), c.threshold_kept, c.dual_kept, c.bulk_rejected,
+                c.chunk_rejected, c.point_rejected, c.undecided, c.solves, c.set_solves
+            );
+            drop(pipeline);
+            eprintln!("    band {:?}", band.report);
+        }
+        if only.is_some() {
+            break;
+        }
+    }
+}
+
+fn unembed(w: &[f32], h: &[f32]) -> Vec<f32> {
+    w.chunks_exact(h.len())
+        .map(|row| {
+            let mut lanes = [0.0f32; 8];
+            for (r, x) in row.chunks_exact(8).zip(h.chunks_exact(8)) {
+                for k in 0..8 {
+                    lanes[k] += r[k] * x[k];
+                }
+            }
+            lanes.iter().sum()
+        })
+        .collect()
+}
