@@ -37,6 +37,9 @@ const HARRIS_TOL: f64 = 1e-12;
 /// called feasible; the point is clamped to the box and polished, and the verifier checks it.
 const FEASIBILITY_TOL: f64 = 1e-12;
 
+/// Absolute part of the feasibility tolerance, relative to the largest `|a_j|_inf |bound_j|`.
+const ROUNDING_TOL: f64 = 1e-14;
+
 /// Marks a logical variable (the zero-fixed slack of a row) in [`HeadLp::basic`].
 const LOGICAL: usize = 1 << 62;
 
@@ -65,7 +68,7 @@ pub struct HeadStats {
 }
 
 /// One step's head LP and its dual simplex state; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HeadLp {
     rows: usize,
     /// Column `j` is `cols[j * rows..(j + 1) * rows]`, `a_j` in f64.
@@ -94,10 +97,72 @@ pub struct HeadLp {
     /// Scratch for factorisation: `rows x 2 rows`.
     factor: Vec<f64>,
     since_refactor: usize,
+    /// Largest `|a_j|_inf max(-lower_j, upper_j)`: the scale of `N x_N`.
+    box_scale: f64,
     /// Pivots allowed per solve.
     pub max_pivots: usize,
     /// Work done so far.
     pub stats: HeadStats,
+}
+
+/// By hand so that `clone_from` reuses the buffers: a grown head is copied from the largest
+/// tier for every token that needs one.
+impl Clone for HeadLp {
+    fn clone(&self) -> Self {
+        Self {
+            rows: self.rows,
+            cols: self.cols.clone(),
+            tokens: self.tokens.clone(),
+            lower: self.lower.clone(),
+            upper: self.upper.clone(),
+            cost: self.cost.clone(),
+            reduced: self.reduced.clone(),
+            is_basic: self.is_basic.clone(),
+            at_upper: self.at_upper.clone(),
+            basic: self.basic.clone(),
+            inverse: self.inverse.clone(),
+            nonbasic_sum: self.nonbasic_sum.clone(),
+            x_basic: self.x_basic.clone(),
+            rhs: self.rhs.clone(),
+            farkas: self.farkas.clone(),
+            alpha: self.alpha.clone(),
+            column: self.column.clone(),
+            breakpoints: self.breakpoints.clone(),
+            flips: self.flips.clone(),
+            factor: self.factor.clone(),
+            since_refactor: self.since_refactor,
+            box_scale: self.box_scale,
+            max_pivots: self.max_pivots,
+            stats: self.stats,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.rows = source.rows;
+        self.cols.clone_from(&source.cols);
+        self.tokens.clone_from(&source.tokens);
+        self.lower.clone_from(&source.lower);
+        self.upper.clone_from(&source.upper);
+        self.cost.clone_from(&source.cost);
+        self.reduced.clone_from(&source.reduced);
+        self.is_basic.clone_from(&source.is_basic);
+        self.at_upper.clone_from(&source.at_upper);
+        self.basic.clone_from(&source.basic);
+        self.inverse.clone_from(&source.inverse);
+        self.nonbasic_sum.clone_from(&source.nonbasic_sum);
+        self.x_basic.clone_from(&source.x_basic);
+        self.rhs.clone_from(&source.rhs);
+        self.farkas.clone_from(&source.farkas);
+        self.alpha.clone_from(&source.alpha);
+        self.column.clone_from(&source.column);
+        self.breakpoints.clone_from(&source.breakpoints);
+        self.flips.clone_from(&source.flips);
+        self.factor.clone_from(&source.factor);
+        self.since_refactor = source.since_refactor;
+        self.box_scale = source.box_scale;
+        self.max_pivots = source.max_pivots;
+        self.stats = source.stats;
+    }
 }
 
 impl HeadLp {
@@ -129,6 +194,7 @@ impl HeadLp {
             flips: Vec::new(),
             factor: vec![0.0; 2 * rows * rows],
             since_refactor: 0,
+            box_scale: 0.0,
             max_pivots: 2000,
             stats: HeadStats::default(),
         }
@@ -149,13 +215,18 @@ impl HeadLp {
     /// stays dual feasible.
     pub fn add_column(&mut self, token: u32, a: &[f64], lower: f64, upper: f64) {
         debug_assert_eq!(a.len(), self.rows);
-        let j = self.tokens.len();
+        let size = a.iter().fold(0.0f64, |m, v| m.max(v.abs())) * upper.max(-lower);
+        self.box_scale = self.box_scale.max(size);
         self.cols.extend_from_slice(a);
         self.tokens.push(token);
         self.lower.push(lower);
         self.upper.push(upper);
         let u = (mix(u64::from(token)) >> 11) as f64 / (1u64 << 53) as f64;
-        let c = -PERTURBATION * (1.0 + u);
+        // Costs grow with the square root of the box width: on real steps this took 10 to 25%
+        // fewer pivots per right-hand side than costs independent of the token (measured, in
+        // pivots: 5,353 against 6,160 on a step's 858 band tokens; proportional to the width:
+        // 5,666; zero costs cycle).
+        let c = -PERTURBATION * (1.0 + 0.01 * u) * upper.max(-lower).sqrt();
         self.cost.push(c);
         // Reduced cost c_j - y^T a_j with y = B^-T c_B.
         let mut d = c;
@@ -175,7 +246,6 @@ impl HeadLp {
             *s += ak * v;
         }
         self.alpha.push(0.0);
-        let _ = j;
     }
 
     fn basic_cost(&self, k: usize) -> f64 {
@@ -204,7 +274,9 @@ impl HeadLp {
         self.rhs.copy_from_slice(rhs);
         self.stats.solves += 1;
         let scale = rhs.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let tol = FEASIBILITY_TOL * scale.max(f64::MIN_POSITIVE);
+        // Relative to the right-hand side, plus the rounding of `N x_N` (a violation below it
+        // is noise, and chasing it can only end in a false Farkas vector).
+        let tol = FEASIBILITY_TOL * scale + ROUNDING_TOL * self.box_scale;
         self.recompute_primal();
         for _ in 0..self.max_pivots {
             if self.since_refactor >= REFACTOR_EVERY && self.refactor().is_err() {
@@ -220,7 +292,11 @@ impl HeadLp {
                 None => {
                     let sign = if delta < 0.0 { -1.0 } else { 1.0 };
                     let r = self.rows;
-                    for (f, &v) in self.farkas.iter_mut().zip(&self.inverse[p * r..(p + 1) * r]) {
+                    for (f, &v) in self
+                        .farkas
+                        .iter_mut()
+                        .zip(&self.inverse[p * r..(p + 1) * r])
+                    {
                         *f = sign * v;
                     }
                     return HeadAnswer::Infeasible;
@@ -323,13 +399,12 @@ impl HeadLp {
         best.map(|(k, d, _)| (k, d))
     }
 
-    /// `alpha_j = rho_p . a_j` for every nonbasic column.
+    /// `alpha_j = rho_p . a_j` for every nonbasic column: the pass that makes a pivot cost
+    /// `O(n r)`.
     fn pivot_row(&mut self, p: usize) {
         let r = self.rows;
         let rho = &self.inverse[p * r..(p + 1) * r];
-        for (j, (a, col)) in self.alpha.iter_mut().zip(self.cols.chunks_exact(r)).enumerate() {
-            *a = if self.is_basic[j] { 0.0 } else { dot(rho, col) };
-        }
+        column_dots(&self.cols, r, rho, &self.is_basic, &mut self.alpha);
     }
 
     /// Bound-flipping ratio test with Harris tolerances (as in `basis-aware-simplex`): returns
@@ -348,7 +423,11 @@ impl HeadLp {
                 continue;
             }
             let a = sign * self.alpha[j];
-            let ok = if self.at_upper[j] { a < -tiny } else { a > tiny };
+            let ok = if self.at_upper[j] {
+                a < -tiny
+            } else {
+                a > tiny
+            };
             if ok {
                 let h = HARRIS_TOL * a.signum();
                 self.breakpoints.push((
@@ -567,7 +646,31 @@ impl HeadLp {
     }
 }
 
-#[inline]
+/// `out[j] = y . a_j` for the columns not flagged in `skip` (zero for those), with AVX2 and FMA
+/// when the CPU has them (the LP's answers are verified, so the rounding of either build will do).
+pub(crate) fn column_dots(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has just been found to support AVX2 and FMA.
+        return unsafe { column_dots_avx2(cols, r, y, skip, out) };
+    }
+    column_dots_portable(cols, r, y, skip, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn column_dots_avx2(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
+    column_dots_portable(cols, r, y, skip, out)
+}
+
+#[inline(always)]
+fn column_dots_portable(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
+    for ((o, col), &s) in out.iter_mut().zip(cols.chunks_exact(r)).zip(skip) {
+        *o = if s { 0.0 } else { dot(y, col) };
+    }
+}
+
+#[inline(always)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let mut xa = a.chunks_exact(4);
@@ -589,4 +692,105 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// Checks an answer against its own claim: a point in the box with a small residual, or a
+    /// Farkas vector that separates the right-hand side from the image of the box.
+    fn check(lp: &mut HeadLp, cols: &[Vec<f64>], lo: &[f64], hi: &[f64], rhs: &[f64]) -> bool {
+        match lp.solve(rhs) {
+            HeadAnswer::Feasible => {
+                let mut d = Vec::new();
+                lp.point(&mut d);
+                for (j, &dj) in d.iter().enumerate() {
+                    assert!(dj >= lo[j] && dj <= hi[j]);
+                }
+                for k in 0..rhs.len() {
+                    let got: f64 = cols.iter().zip(&d).map(|(c, &dj)| c[k] * dj).sum();
+                    assert!((got - rhs[k]).abs() <= 1e-9, "row {k}: {got} vs {}", rhs[k]);
+                }
+                true
+            }
+            HeadAnswer::Infeasible => {
+                let y = lp.farkas();
+                let lhs: f64 = y.iter().zip(rhs).map(|(a, b)| a * b).sum();
+                let bound: f64 = cols
+                    .iter()
+                    .zip(lo.iter().zip(hi))
+                    .map(|(c, (&l, &h))| {
+                        let s: f64 = c.iter().zip(y).map(|(a, b)| a * b).sum();
+                        (l * s).max(h * s)
+                    })
+                    .sum();
+                assert!(lhs > bound, "Farkas: {lhs} <= {bound}");
+                false
+            }
+            HeadAnswer::Stalled => panic!("stalled"),
+        }
+    }
+
+    /// Many right-hand sides through one warm-started LP, inside and outside the box's image:
+    /// every answer proves itself, and each agrees with a cold solve of the same problem.
+    #[test]
+    fn warm_answers_prove_themselves_and_agree_with_cold_ones() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+        for (rows, n) in [(2usize, 5usize), (3, 12), (5, 40), (8, 60)] {
+            let cols: Vec<Vec<f64>> = (0..n)
+                .map(|_| (0..rows).map(|_| rng.random_range(-1.0..1.0)).collect())
+                .collect();
+            let lo: Vec<f64> = (0..n).map(|_| -rng.random_range(0.0..1.0)).collect();
+            let hi: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..2.0)).collect();
+            let mut warm = HeadLp::new(rows);
+            let mut cold_template = HeadLp::new(rows);
+            for j in 0..n {
+                warm.add_column(j as u32, &cols[j], lo[j], hi[j]);
+                cold_template.add_column(j as u32, &cols[j], lo[j], hi[j]);
+            }
+            let (mut feasible, mut infeasible) = (0, 0);
+            for _ in 0..200 {
+                let scale = rng.random_range(0.0..n as f64 / 2.0);
+                let rhs: Vec<f64> = (0..rows)
+                    .map(|_| scale * rng.random_range(-1.0..1.0))
+                    .collect();
+                let a = check(&mut warm, &cols, &lo, &hi, &rhs);
+                let b = check(&mut cold_template.clone(), &cols, &lo, &hi, &rhs);
+                assert_eq!(a, b);
+                if a {
+                    feasible += 1;
+                } else {
+                    infeasible += 1;
+                }
+            }
+            assert!(feasible > 0 && infeasible > 0, "{feasible} / {infeasible}");
+        }
+    }
+
+    /// A column added to a warm LP keeps it dual feasible: the answers still prove themselves.
+    #[test]
+    fn columns_added_between_solves() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let rows = 4;
+        let mut cols: Vec<Vec<f64>> = Vec::new();
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        let mut lp = HeadLp::new(rows);
+        for round in 0..30 {
+            for _ in 0..3 {
+                let c: Vec<f64> = (0..rows).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let (l, h) = (-rng.random_range(0.0..1.0), rng.random_range(0.0..1.0));
+                lp.add_column(cols.len() as u32, &c, l, h);
+                cols.push(c);
+                lo.push(l);
+                hi.push(h);
+            }
+            let rhs: Vec<f64> = (0..rows)
+                .map(|_| rng.random_range(-1.0..1.0) * 0.3 * round as f64 / 10.0)
+                .collect();
+            check(&mut lp, &cols, &lo, &hi, &rhs);
+        }
+    }
 }

@@ -2,4 +2,5 @@
 //! (the tokens the bulk certificate leaves). They propose certificates; only the ledger's
 //! verifier turns them into decisions.
 
+pub(crate) mod band;
 pub(crate) mod head_lp;

@@ -3,15 +3,24 @@
 //! `sigma q_i a_i` in `sum_{j in H} [-q_j, kappa q_j] a_j`? Only the right-hand side changes
 //! from token to token, so the dual simplex goes on from the last token's basis. A point becomes
 //! a sparse reject certificate (changes on the head and the token only, verified in `O(h m)`);
-//! a Farkas vector is a keep candidate for the whole vocabulary, verified by the ledger, which
-//! settles every token it keeps. When it does not keep the token, the columns it prices worst
-//! join the head (column generation, shared by the rest of the band) and the token is asked
-//! again. What no round settles goes on to the next reduction.
+//! a Farkas vector is a keep candidate for the whole vocabulary, which settles every token it
+//! keeps. Heads come in tiers of growing size, each with its own basis; a Farkas vector that the
+//! next tier's columns already defeat goes to that tier without a pass over the vocabulary, and
+//! one that fails over the vocabulary grows a copy of the largest tier by column generation
+//! ([`crate::engine::band`]). What no round settles goes on to the next reduction.
+//!
+//! Threads: the band is cut into fixed chunks of [`BAND_CHUNK`] tokens, run in waves of
+//! [`BAND_WAVE`] chunks on the caller's rayon pool, one engine per chunk of a wave. Each engine
+//! sees the ledger as it was when the wave began plus its own certificates (checked by the
+//! ledger's verifier on the engine's thread), and the ledger records the wave's certificates in
+//! chunk order, so the outcome is the same at any thread count.
+
+use rayon::prelude::*;
 
 use super::{Reduction, Workspace};
-use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::basis::Basis;
-use crate::engine::head_lp::{HeadAnswer, HeadLp, HeadStats};
+use crate::certificate::{Certificate, KeepCertificate};
+use crate::engine::band::{BandEngine, BandStats, BandStep};
 
 /// Head sizes of the persistent LPs, tried in turn (issue 15: 64 to 88% of band rejects need
 /// only the top 250 absorbers). Each keeps its own basis from token to token.
@@ -21,64 +30,109 @@ pub const BAND_TIERS: [usize; 3] = [256, 1024, 4096];
 /// the ones with the largest `q_j g(s_j)`.
 pub const BAND_GROW: usize = 256;
 
-/// Column-generation rounds per token beyond the tiers before it is left to the next reduction.
-const ROUNDS: usize = 8;
+/// Most keep duals carried from one step to the next ([`BandLp`]'s pool).
+pub const BAND_POOL: usize = 32;
+
+/// Tokens per chunk of the band: the unit of work of one engine in a wave.
+pub const BAND_CHUNK: usize = 16;
+
+/// Most chunks per wave (a wave narrows to one chunk where duals settle runs of tokens).
+pub const BAND_WAVE: usize = 8;
+
+/// Fewest pending tokens for which the pool is tried (each carried dual costs a pass over the
+/// vocabulary) and renewed.
+const POOL_MIN_PENDING: usize = 64;
 
 /// What the band reduction did on its last step, for reports and benches.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BandReport {
-    /// Tokens it was handed that were still open when their turn came.
-    pub asked: usize,
-    /// Reject points verified, by the tier that found them (the last entry: grown heads).
-    pub points: [usize; 4],
-    /// Keep duals verified, by tier as for `points`.
-    pub duals: [usize; 4],
-    /// Certificates the ledger refused.
-    pub refused: usize,
-    /// Farkas vectors the largest tier's columns already showed could not keep their token.
-    pub screened: usize,
-    /// Farkas vectors that passed the screen but did not keep their own token over the
-    /// vocabulary.
-    pub misses: usize,
-    /// Largest grown head.
-    pub grown_max: usize,
-    /// The LPs' work.
-    pub lp: HeadStats,
-    /// Tokens left open.
-    pub left: usize,
-    /// Time in the LPs.
-    pub lp_time: std::time::Duration,
-    /// Time in the ledger's verification of submitted certificates.
-    pub verify_time: std::time::Duration,
-    /// Time pricing columns over the vocabulary.
-    pub price_time: std::time::Duration,
+    /// The engines' work, summed.
+    pub engines: BandStats,
+    /// Carried duals tried.
+    pub pool_tried: usize,
+    /// Carried duals that settled at least one token.
+    pub pool_hits: usize,
+    /// Tokens settled by carried duals.
+    pub pool_kept: usize,
+    /// Waves run.
+    pub waves: usize,
 }
 
-/// Head-LP points and Farkas duals for the pending tokens, most probable first.
-#[derive(Debug, Clone, Copy)]
+/// Head-LP points and Farkas duals for the pending tokens, most probable first. It carries the
+/// keep duals that settled most tokens from one call to the next: a dual stays a valid
+/// candidate at any `q` over the same basis (only whether it clears `F(y)` changes), and each is
+/// verified again by the ledger before it settles anything.
+#[derive(Debug)]
 pub struct BandLp {
+    /// Head sizes of the persistent LPs, increasing.
+    pub tiers: [usize; 3],
     /// Columns added per failed Farkas vector.
     pub grow: usize,
+    /// Most duals carried to the next call (0: none).
+    pub pool_size: usize,
     /// What the last step did.
     pub report: BandReport,
+    /// `(tokens settled, y)` of this call's duals; the pool of the next.
+    found: Vec<(usize, Vec<f64>)>,
+    pool: Vec<Vec<f64>>,
+    /// The basis the pool was found on (its id and width).
+    pool_basis: (u64, usize),
+    /// One engine per chunk of a wave, their buffers kept from call to call.
+    engines: Vec<BandEngine>,
 }
 
 impl Default for BandLp {
     fn default() -> Self {
         Self {
+            tiers: BAND_TIERS,
             grow: BAND_GROW,
+            pool_size: BAND_POOL,
             report: BandReport::default(),
+            found: Vec::new(),
+            pool: Vec::new(),
+            pool_basis: (0, 0),
+            engines: Vec::new(),
         }
     }
 }
 
-/// Token `j`'s column `a_j = (b_j, 1)` in f64.
-fn column(basis: &Basis, j: u32, a: &mut [f64]) {
-    let m = basis.dim();
-    for (x, &b) in a.iter_mut().zip(basis.row(j as usize)) {
-        *x = f64::from(b);
+impl BandLp {
+    /// A band reduction with heads of `tiers` columns (increasing) and `grow` columns added per
+    /// failed Farkas vector.
+    pub fn with_tiers(tiers: [usize; 3], grow: usize) -> Self {
+        Self {
+            tiers,
+            grow,
+            ..Self::default()
+        }
     }
-    a[m] = 1.0;
+
+    /// Submits the carried duals (each verified by the ledger) before any LP.
+    fn try_pool(&mut self, work: &mut Workspace<'_, '_>) {
+        let basis = work.basis();
+        if self.pool_basis != (basis.id(), basis.dim()) {
+            self.pool.clear();
+        }
+        for y in std::mem::take(&mut self.pool) {
+            self.report.pool_tried += 1;
+            let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
+            if let Some(n) = work.submit_shared(cert) {
+                if n > 0 {
+                    self.report.pool_hits += 1;
+                    self.report.pool_kept += n;
+                    self.found.push((n, y));
+                }
+            }
+        }
+    }
+
+    /// The duals that settled most tokens this call become the next call's pool.
+    fn keep_pool(&mut self, basis: &Basis) {
+        self.found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        self.found.truncate(self.pool_size);
+        self.pool = self.found.drain(..).map(|(_, y)| y).collect();
+        self.pool_basis = (basis.id(), basis.dim());
+    }
 }
 
 impl Reduction for BandLp {
@@ -88,268 +142,104 @@ impl Reduction for BandLp {
 
     fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]) {
         self.report = BandReport::default();
+        // The band engine is LP work: without a backend the caller asked for the threshold
+        // alone (bulk rejects are a closed form, not LP work).
+        if !work.has_backend() {
+            return;
+        }
         let (step, basis) = (work.step(), work.basis());
-        let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
-        let m = basis.dim();
-        let r = m + 1;
-        let order = step.most_probable(BAND_TIERS[BAND_TIERS.len() - 1]);
-        let mut a = vec![0.0; r];
-        // The largest tier's columns, row-major, for the screen.
-        let mut head_cols = vec![0.0; order.len() * r];
-        for (&j, col) in order.iter().zip(head_cols.chunks_exact_mut(r)) {
-            column(basis, j, col);
+        self.found.clear();
+        // A lazy draw's few tokens do not pay for a pass per carried dual, and must not
+        // replace the pool of the full masks.
+        let pooled = pending.len() >= POOL_MIN_PENDING && self.pool_size > 0;
+        if pooled {
+            self.try_pool(work);
         }
-        let mut tiers: Vec<HeadLp> = Vec::new();
-        for &size in &BAND_TIERS {
-            let size = size.min(order.len());
-            if tiers.last().is_some_and(|t| t.len() >= size) {
-                break;
-            }
-            let mut lp = HeadLp::new(r);
-            for (&j, col) in order[..size].iter().zip(head_cols.chunks_exact(r)) {
-                let qj = q[j as usize];
-                lp.add_column(j, col, -qj, kappa * qj);
-            }
-            tiers.push(lp);
+        let band = BandStep::new(&work.checker(), &self.tiers, self.grow);
+        // Most probable first: the keeps sit near the threshold, and the first duals found
+        // there keep runs of the tokens after them. (Ordering by direction, a greedy nearest
+        // neighbour tour of the `a_i`, did not lower the pivots per token on real steps.)
+        let open: Vec<u32> = pending
+            .iter()
+            .copied()
+            .filter(|&t| !work.is_settled(t))
+            .collect();
+        let chunks: Vec<&[u32]> = open.chunks(BAND_CHUNK).collect();
+        let slots = BAND_WAVE.min(chunks.len()).max(1);
+        self.engines
+            .resize_with(slots.max(self.engines.len()), BandEngine::default);
+        for engine in &mut self.engines[..slots] {
+            engine.prepare(&band, step.vocab());
         }
-        let mut in_head = vec![false; step.vocab()];
-        for &j in &order {
-            in_head[j as usize] = true;
-        }
-        let mut rhs = vec![0.0; r];
-        let mut point = Vec::new();
-        let mut s = Vec::new();
-        let mut scores: Vec<(f64, u32)> = Vec::new();
-        let mut grown: Option<HeadLp> = None;
-        let mut added: Vec<u32> = Vec::new();
-        let grown_slot = self.report.points.len() - 1;
-        for &t in pending {
-            if work.is_settled(t) {
-                continue;
-            }
-            self.report.asked += 1;
-            let ti = t as usize;
-            column(basis, t, &mut rhs);
-            rhs.iter_mut().for_each(|x| *x *= sigma * q[ti]);
-            let mut settled = false;
-            let mut full_miss = None;
-            for (k, lp) in tiers.iter_mut().enumerate() {
-                let clock = std::time::Instant::now();
-                let answer = lp.solve(&rhs);
-                self.report.lp_time += clock.elapsed();
-                match answer {
-                    HeadAnswer::Feasible => {
-                        lp.point(&mut point);
-                        let cert = reject_point(lp.tokens(), &point, t, q, sigma, kappa);
-                        let clock = std::time::Instant::now();
-                        let ok = work.submit_shared(Certificate::Reject(cert));
-                        self.report.verify_time += clock.elapsed();
-                        if ok {
-                            self.report.points[k] += 1;
-                        } else {
-                            self.report.refused += 1;
-                        }
-                        settled = true;
-                        break;
-                    }
-                    HeadAnswer::Infeasible => {
-                        let y = lp.farkas();
-                        if !screen(y, &head_cols, &order, q, sigma * q[ti], &rhs, kappa) {
-                            self.report.screened += 1;
-                            continue;
-                        }
-                        let y = y.to_vec();
-                        let clock = std::time::Instant::now();
-                        let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
-                        let ok = work.submit_shared(cert);
-                        self.report.verify_time += clock.elapsed();
-                        if ok {
-                            self.report.duals[k] += 1;
-                        } else {
-                            self.report.refused += 1;
-                        }
-                        if work.is_settled(t) {
-                            settled = true;
-                            break;
-                        }
-                        self.report.misses += 1;
-                        full_miss = Some(y);
-                        break;
-                    }
-                    HeadAnswer::Stalled => {}
-                }
-            }
-            if settled || work.is_settled(t) {
-                continue;
-            }
-            // Column generation on a copy of the largest tier.
-            let base = tiers.last().expect("at least one tier");
-            let lp = match &mut grown {
-                Some(g) => {
-                    g.clone_from(base);
-                    g
-                }
-                None => grown.insert(base.clone()),
+        let mut next = 0;
+        let mut results: Vec<Vec<crate::ledger::Verified>> = Vec::new();
+        // Where one dual settles a run of the tokens after it, chunks running side by side
+        // would each solve them again: a wave whose duals settled a chunk's worth of tokens is
+        // followed by a single chunk, any other doubles the width up to `slots` (a function of
+        // the ledger's state, the same at any thread count).
+        let mut width = 1;
+        while next < chunks.len() && !work.out_of_time() {
+            let mut kept = 0;
+            let wave = &chunks[next..(next + width).min(chunks.len())];
+            next += wave.len();
+            self.report.waves += 1;
+            let checker = work.checker();
+            results.clear();
+            results.resize_with(wave.len(), Vec::new);
+            let engines = &mut self.engines[..wave.len()];
+            let run = |((engine, chunk), out): ((&mut BandEngine, &&[u32]), &mut Vec<_>)| {
+                engine.clear();
+                engine.solves.clear();
+                engine.run(&band, &checker, chunk, out);
             };
-            lp.stats = HeadStats::default();
-            let mut y = match full_miss {
-                Some(y) => Some(y),
-                None => match lp.solve(&rhs) {
-                    HeadAnswer::Infeasible => Some(lp.farkas().to_vec()),
-                    _ => None,
-                },
+            if wave.len() == 1 {
+                run(((&mut engines[0], &wave[0]), &mut results[0]));
+            } else {
+                engines
+                    .par_iter_mut()
+                    .zip(wave.par_iter())
+                    .zip(results.par_iter_mut())
+                    .for_each(run);
+            }
+            for (engine, found) in self.engines.iter_mut().zip(results.drain(..)) {
+                for verified in found {
+                    let keep = match verified.certificate() {
+                        Certificate::Keep(c) => Some(c.y.clone()),
+                        Certificate::Reject(_) => None,
+                    };
+                    let n = work.record_verified(verified);
+                    if let Some(y) = keep {
+                        kept += n;
+                        if pooled && n > 0 {
+                            self.found.push((n, y));
+                        }
+                    }
+                }
+                for &elapsed in &engine.solves {
+                    work.count_solve(elapsed);
+                }
+            }
+            width = if kept >= BAND_CHUNK {
+                1
+            } else {
+                (2 * width).min(slots)
             };
-            for _ in 0..ROUNDS {
-                let Some(yv) = y.take() else { break };
-                let clock = std::time::Instant::now();
-                s.resize(step.vocab(), 0.0);
-                basis.dots(&yv[..m], &mut s);
-                scores.clear();
-                for (j, (&sj, &qj)) in s.iter().zip(q).enumerate() {
-                    if in_head[j] || qj == 0.0 {
-                        continue;
-                    }
-                    let sj = sj + yv[m];
-                    let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
-                    if g > 0.0 {
-                        scores.push((g, j as u32));
-                    }
-                }
-                if scores.is_empty() {
-                    break;
-                }
-                let k = self.grow.min(scores.len());
-                if k < scores.len() {
-                    scores.select_nth_unstable_by(k - 1, |x, y| {
-                        y.0.total_cmp(&x.0).then(x.1.cmp(&y.1))
-                    });
-                }
-                scores[..k].sort_unstable_by_key(|x| x.1);
-                for &(_, j) in &scores[..k] {
-                    column(basis, j, &mut a);
-                    let qj = q[j as usize];
-                    lp.add_column(j, &a, -qj, kappa * qj);
-                    in_head[j as usize] = true;
-                    added.push(j);
-                }
-                self.report.price_time += clock.elapsed();
-                let clock = std::time::Instant::now();
-                let answer = lp.solve(&rhs);
-                self.report.lp_time += clock.elapsed();
-                match answer {
-                    HeadAnswer::Feasible => {
-                        lp.point(&mut point);
-                        let cert = reject_point(lp.tokens(), &point, t, q, sigma, kappa);
-                        if work.submit_shared(Certificate::Reject(cert)) {
-                            self.report.points[grown_slot] += 1;
-                        } else {
-                            self.report.refused += 1;
-                        }
-                    }
-                    HeadAnswer::Infeasible => {
-                        let yv = lp.farkas().to_vec();
-                        let cert = Certificate::Keep(KeepCertificate { y: yv.clone() });
-                        if work.submit_shared(cert) {
-                            self.report.duals[grown_slot] += 1;
-                        } else {
-                            self.report.refused += 1;
-                        }
-                        if !work.is_settled(t) {
-                            self.report.misses += 1;
-                            y = Some(yv);
-                        }
-                    }
-                    HeadAnswer::Stalled => {}
-                }
-                if work.is_settled(t) {
-                    break;
-                }
-            }
-            self.report.grown_max = self.report.grown_max.max(lp.len());
-            add_stats(&mut self.report.lp, &lp.stats);
-            for &j in &added {
-                in_head[j as usize] = false;
-            }
-            added.clear();
-            if !work.is_settled(t) {
-                self.report.left += 1;
-            }
         }
-        for lp in &tiers {
-            add_stats(&mut self.report.lp, &lp.stats);
+        for engine in &mut self.engines[..slots] {
+            engine.finish();
+            self.report.engines.add(&engine.stats);
+        }
+        if pooled {
+            self.keep_pool(basis);
         }
     }
 
     fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
         Some(Box::new(Self {
-            report: BandReport::default(),
-            ..*self
+            tiers: self.tiers,
+            grow: self.grow,
+            pool_size: self.pool_size,
+            ..Self::default()
         }))
     }
 }
-
-/// Whether the Farkas vector `y` can still keep its token once the largest tier's columns are
-/// counted: `y . rhs > sum_{j in head} q_j g(a_j . y)` (`rhs = sigma q_t a_t`). The tokens
-/// outside the head only add to the right side, so a vector that fails here fails over the
-/// vocabulary, and the next tier is tried without a pass over it. Not a proof of anything.
-fn screen(
-    y: &[f64],
-    head_cols: &[f64],
-    order: &[u32],
-    q: &[f64],
-    _scale: f64,
-    rhs: &[f64],
-    kappa: f64,
-) -> bool {
-    let r = y.len();
-    let lhs: f64 = rhs.iter().zip(y).map(|(a, b)| a * b).sum();
-    let mut total = 0.0;
-    for (&j, col) in order.iter().zip(head_cols.chunks_exact(r)) {
-        let sj: f64 = col.iter().zip(y).map(|(a, b)| a * b).sum();
-        total += q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj };
-        if total >= lhs {
-            return false;
-        }
-    }
-    true
-}
-
-fn add_stats(total: &mut HeadStats, part: &HeadStats) {
-    total.solves += part.solves;
-    total.pivots += part.pivots;
-    total.flips += part.flips;
-    total.refactors += part.refactors;
-}
-
-/// The reject point of token `t` from a point `d` of the head zonotope representing
-/// `sigma q_t a_t`: with `x_t = d_t / q_t` (zero when `t` is not in the head), `d_j / (sigma -
-/// x_t)` for the other head tokens and `-q_t` for `t` (METHOD.md, "One body per step").
-fn reject_point(
-    tokens: &[u32],
-    d: &[f64],
-    t: u32,
-    q: &[f64],
-    sigma: f64,
-    kappa: f64,
-) -> RejectCertificate {
-    let qt = q[t as usize];
-    let x_t = tokens
-        .iter()
-        .zip(d)
-        .find(|(&j, _)| j == t)
-        .map_or(0.0, |(_, &dt)| dt / qt);
-    let shrink = sigma - x_t;
-    let mut changes: Vec<(u32, f64)> = tokens
-        .iter()
-        .zip(d)
-        .filter(|(&j, &dj)| j != t && dj != 0.0)
-        .map(|(&j, &dj)| {
-            let qj = q[j as usize];
-            (j, (dj / shrink).clamp(-qj, kappa * qj))
-        })
-        .collect();
-    changes.push((t, -qt));
-    changes.sort_unstable_by_key(|c| c.0);
-    RejectCertificate { changes }
-}
-

@@ -19,7 +19,10 @@ fn main() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("steps dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("prompt")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("prompt"))
+        })
         .collect();
     files.sort();
     let mut all = Vec::new();
@@ -40,38 +43,68 @@ fn main() {
     }
     let (w, d) = w.expect("embedding");
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (basis, _) = Basis::load(&dir.join("svd20.safetensors")).expect("svd basis");
-    let h: Vec<f32> = (0..d).map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+    let h: Vec<f32> = (0..d)
+        .map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0)
+        .collect();
     let t = Instant::now();
     for _ in 0..20 {
         std::hint::black_box(unembed(&w, &h));
     }
     let wh = t.elapsed().as_secs_f64() / 20.0;
     eprintln!("W h: {:.2} ms", wh * 1e3);
-    let only: Option<usize> = std::env::var("PROBE_ONLY").ok().and_then(|v| v.parse().ok());
+    let only: Option<usize> = std::env::var("PROBE_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for p in 0..picks {
-        let at = if picks == 1 { 0 } else { p * (all.len() - 1) / (picks - 1) };
+        let at = if picks == 1 {
+            0
+        } else {
+            p * (all.len() - 1) / (picks - 1)
+        };
         let at = only.unwrap_or(at);
         let (entropy, logits) = &all[at];
+        // One band reduction per step: epsilon's mask starts from eta's pool of duals.
+        let mut band = BandLp::default();
+        if std::env::var("PROBE_POOL").is_ok_and(|v| v == "0") {
+            band.pool_size = 0;
+        }
         for (name, rule) in [("eta", Rule::Eta(9e-4)), ("epsilon", Rule::Epsilon(3e-4))] {
-            let mut band = BandLp::default();
-            let mut pipeline: Vec<Box<dyn Reduction + '_>> = match which.as_str() {
-                "old" => vec![
-                    Box::new(BulkRejects::default()),
-                    Box::new(HeadKeeps),
-                    Box::new(TailChunks),
-                    Box::new(EachToken),
-                ],
-                _ => vec![
-                    Box::new(BulkRejects::default()),
-                    Box::new(&mut band),
-                    Box::new(HeadKeeps),
-                    Box::new(TailChunks),
-                    Box::new(EachToken),
-                ],
-            };
+            let threads: usize = std::env::var("PROBE_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
             let start = Instant::now();
-            let m = truncate_with(logits, &basis, &rule, Some(&mut SimplexBackend::default()), &mut pipeline)
+            let m = pool
+                .install(|| {
+                    let mut pipeline: Vec<Box<dyn Reduction + '_>> = match which.as_str() {
+                        "bulk" => vec![Box::new(BulkRejects::default())],
+                        "old" => vec![
+                            Box::new(BulkRejects::default()),
+                            Box::new(HeadKeeps),
+                            Box::new(TailChunks),
+                            Box::new(EachToken),
+                        ],
+                        _ => vec![
+                            Box::new(BulkRejects::default()),
+                            Box::new(&mut band),
+                            Box::new(HeadKeeps),
+                            Box::new(TailChunks),
+                            Box::new(EachToken),
+                        ],
+                    };
+                    truncate_with(
+                        logits,
+                        &basis,
+                        &rule,
+                        Some(&mut SimplexBackend::default()),
+                        &mut pipeline,
+                    )
+                })
                 .expect("mask");
             let e = start.elapsed().as_secs_f64();
             let c = &m.counts;
@@ -80,8 +113,18 @@ fn main() {
                 e * 1e3, e / wh, m.kept.len(), c.threshold_kept, c.dual_kept, c.bulk_rejected,
                 c.chunk_rejected, c.point_rejected, c.undecided, c.solves, c.set_solves
             );
-            drop(pipeline);
-            eprintln!("    band {:?}", band.report);
+            let r = &band.report;
+            let e = &r.engines;
+            eprintln!("    band asked {} points {:?} duals {:?} refused {} screened {} misses {} left {} grown_max {} waves {} | pool tried {} hits {} kept {}", e.asked, e.points, e.duals, e.refused, e.screened, e.misses, e.left, e.grown_max, r.waves, r.pool_tried, r.pool_hits, r.pool_kept);
+            eprintln!(
+                "    lp {:?} | lp {:.1} ms verify {:.1} ms price {:.1} ms (summed over threads)",
+                e.lp.iter()
+                    .map(|s| (s.solves, s.pivots))
+                    .collect::<Vec<_>>(),
+                e.lp_time.as_secs_f64() * 1e3,
+                e.verify_time.as_secs_f64() * 1e3,
+                e.price_time.as_secs_f64() * 1e3
+            );
         }
         if only.is_some() {
             break;
