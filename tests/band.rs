@@ -47,7 +47,7 @@ proptest! {
     /// (the whole vocabulary in the first head) and with small ones.
     #[test]
     fn band_decides_as_the_oracle(
-        inst in cases(8..=48, 1..=4, 6.0),
+        inst in cases(16..=64, 1..=4, 6.0),
         eta in 0.01f64..0.3,
         small in any::<bool>(),
     ) {
@@ -72,8 +72,13 @@ proptest! {
             }
             prop_assert_eq!(outcome.is_keep(), relative > 0.0, "token {}: {:?}, min p_i/q_i = {:e}", i, outcome, relative);
         }
-        // Not vacuous: the band settles most of what it is given.
-        prop_assert!(decided * 4 >= below * 3, "{decided} of {below} decided");
+        // Not vacuous: the band settles most of what it is given (it leaves a lazy draw's few
+        // tokens to the backend).
+        if below >= basis_aware::reduction::BAND_MIN_PENDING {
+            prop_assert!(decided * 4 >= below * 3, "{decided} of {below} decided");
+        } else {
+            prop_assert_eq!(decided, 0);
+        }
     }
 
     /// After the bulk pass, the band (small tiers) and the per-token fallback decide as the

@@ -256,8 +256,14 @@ impl BandEngine {
                 }
                 self.tiers[k] = Some(lp);
             }
-            let lp = self.tiers[k].as_mut().expect("built above");
             let clock = Instant::now();
+            if k > 0 {
+                let (lower, upper) = self.tiers.split_at_mut(k);
+                if let (Some(from), Some(to)) = (lower[k - 1].as_ref(), upper[0].as_mut()) {
+                    to.start_from(from);
+                }
+            }
+            let lp = self.tiers[k].as_mut().expect("built above");
             let answer = lp.solve(&self.rhs);
             self.stats.lp_time += clock.elapsed();
             match answer {

@@ -34,10 +34,15 @@ pub const BAND_GROW: usize = 256;
 pub const BAND_POOL: usize = 32;
 
 /// Tokens per chunk of the band: the unit of work of one engine in a wave.
-pub const BAND_CHUNK: usize = 16;
+pub const BAND_CHUNK: usize = 8;
 
 /// Most chunks per wave (a wave narrows to one chunk where duals settle runs of tokens).
-pub const BAND_WAVE: usize = 8;
+pub const BAND_WAVE: usize = 4;
+
+/// Fewest pending tokens for which the band engine runs: building its heads costs more than a
+/// lazy draw's one backend solve (measured on 144 draws of real steps: median 5.8 ms and p99
+/// 68 ms through the band engine, against 0.73 ms and 4.3 ms through the simplex backend).
+pub const BAND_MIN_PENDING: usize = 16;
 
 /// Fewest pending tokens for which the pool is tried (each carried dual costs a pass over the
 /// vocabulary) and renewed.
@@ -144,7 +149,7 @@ impl Reduction for BandLp {
         self.report = BandReport::default();
         // The band engine is LP work: without a backend the caller asked for the threshold
         // alone (bulk rejects are a closed form, not LP work).
-        if !work.has_backend() {
+        if !work.has_backend() || pending.len() < BAND_MIN_PENDING {
             return;
         }
         let (step, basis) = (work.step(), work.basis());

@@ -83,6 +83,7 @@ fn main() {
                 .install(|| {
                     let mut pipeline: Vec<Box<dyn Reduction + '_>> = match which.as_str() {
                         "bulk" => vec![Box::new(BulkRejects::default())],
+                        "band" => vec![Box::new(BulkRejects::default()), Box::new(&mut band)],
                         "old" => vec![
                             Box::new(BulkRejects::default()),
                             Box::new(HeadKeeps),
