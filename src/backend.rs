@@ -2,8 +2,6 @@
 //! answers with a certificate; the caller ([`crate::decide`]) verifies it before it becomes a
 //! decision, so a backend can be wrong but never decisive.
 
-use std::time::Duration;
-
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
 use crate::step::Step;
@@ -57,6 +55,15 @@ pub trait Backend {
     /// A certificate for `problem.token`: a dual vector that keeps it or a point that rejects it.
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError>;
 
+    /// Bounds the backend's next calls: each should return by `deadline` (with
+    /// [`BackendError::Limit`] when it cannot finish), every LP and retry inside it sharing the
+    /// time left; `None` lifts the bound. The ledger sets it before every call from the caller's
+    /// [`crate::Budget`] and lifts it after. A backend that ignores it (the default) still gets
+    /// no call after the deadline, but one call may then overrun it.
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
     /// A point that zeroes every token of `problem.tokens`, if the backend finds one; `None`
     /// proves nothing (a backend may search a restricted problem). The caller verifies the point
     /// and splits the set when it fails, so a backend without this method loses speed, not
@@ -67,13 +74,6 @@ pub trait Backend {
     ) -> Result<Option<RejectCertificate>, BackendError> {
         let _ = problem;
         Err(BackendError::Unsupported("zeroing a set of tokens"))
-    }
-
-    /// Caps the wall time of every later solve at `limit`. [`crate::Bat::with_deadline`] sets it
-    /// to the call's deadline, so one LP cannot outlast the call; a backend without a time limit
-    /// keeps the default, which ignores it.
-    fn set_time_limit(&mut self, limit: Duration) {
-        let _ = limit;
     }
 
     /// A new backend with this one's configuration and none of the state its earlier solves left

@@ -17,6 +17,7 @@ use rayon::ThreadPool;
 
 use crate::backend::Backend;
 use crate::basis::Basis;
+use crate::budget::Budget;
 use crate::certificate::Outcome;
 use crate::error::{Error, Result};
 use crate::filter::{FilterReport, TokenFilter};
@@ -126,7 +127,6 @@ impl Bat {
     /// Decides with `backend` instead of the default.
     pub fn with_backend(mut self, backend: impl Backend + Send + 'static) -> Self {
         self.backend = Some(Box::new(backend));
-        self.limit_backend();
         self
     }
 
@@ -144,12 +144,11 @@ impl Bat {
     }
 
     /// Bounds every call (a mask, a batch, a draw) by `per_call` of wall time: no LP starts after
-    /// it, and the tokens still open are `Undecided(Budget)`, hence dropped. It also caps each
-    /// LP of the backend at `per_call` ([`Backend::set_time_limit`]), so a call returns within
-    /// about twice its deadline.
+    /// it, each LP is told the time left ([`Backend::set_deadline`]), and the tokens still open
+    /// are `Undecided(Budget)`, hence dropped. A call returns within its deadline plus about one
+    /// LP's worth.
     pub fn with_deadline(mut self, per_call: Duration) -> Self {
         self.deadline = Some(per_call);
-        self.limit_backend();
         self
     }
 
@@ -181,14 +180,14 @@ impl Bat {
     /// The full-vocabulary decision for one step (`logits.len()` must be the basis's vocabulary).
     pub fn truncate(&mut self, logits: &[f32]) -> Result<Truncation> {
         let start = Instant::now();
-        let deadline = self.deadline_from(start);
+        let budget = self.budget_from(start);
         let step = self.step(logits)?;
         truncate_step(
             &step,
             &self.basis,
             self.backend.as_deref_mut().map(|b| b as &mut dyn Backend),
             &mut self.pipeline,
-            deadline,
+            budget,
             start,
         )
     }
@@ -218,7 +217,7 @@ impl Bat {
                 logits.len()
             )));
         }
-        let deadline = self.deadline_from(start);
+        let budget = self.budget_from(start);
         let fresh = (0..rows)
             .map(|_| self.fresh_worker())
             .collect::<Option<Vec<_>>>();
@@ -232,7 +231,7 @@ impl Bat {
                     &self.basis,
                     self.backend.as_deref_mut().map(|b| b as &mut dyn Backend),
                     &mut self.pipeline,
-                    deadline,
+                    budget,
                     row_start,
                 )?);
             }
@@ -251,7 +250,7 @@ impl Bat {
                         basis,
                         backend.as_deref_mut().map(|b| b as &mut dyn Backend),
                         &mut pipeline,
-                        deadline,
+                        budget,
                         row_start,
                     )
                 })
@@ -345,14 +344,14 @@ impl Bat {
         step: &Step,
         tokens: &[u32],
     ) -> Result<(Vec<Outcome>, Counts, Duration)> {
-        let deadline = self.deadline_from(Instant::now());
+        let budget = self.budget_from(Instant::now());
         decide_all(
             step,
             &self.basis,
             tokens,
             self.backend.as_deref_mut().map(|b| b as &mut dyn Backend),
             &mut self.pipeline,
-            deadline,
+            budget,
         )
     }
 
@@ -376,9 +375,9 @@ impl Bat {
         rng: &mut R,
         start: Instant,
     ) -> Result<Sampled> {
-        let deadline = self.deadline_from(start);
+        let budget = self.budget_from(start);
         let mut ledger = Ledger::new(step, &self.basis)?;
-        ledger.deadline = deadline;
+        ledger.budget = budget;
         let draw = Draw {
             weights: proposal.then_some(&self.weights[..]),
             budget: self.budget,
@@ -393,16 +392,12 @@ impl Bat {
         )
     }
 
-    /// The instant after which a call begun at `start` starts no LP. The one place the deadline
-    /// is turned into a limit of a call.
-    fn deadline_from(&self, start: Instant) -> Option<Instant> {
-        self.deadline.and_then(|d| start.checked_add(d))
-    }
-
-    /// Passes the deadline to the backend as its per-LP time limit.
-    fn limit_backend(&mut self) {
-        if let (Some(limit), Some(backend)) = (self.deadline, self.backend.as_deref_mut()) {
-            backend.set_time_limit(limit);
+    /// The budget of a call begun at `start`. The one place the deadline is turned into a limit
+    /// of a call.
+    fn budget_from(&self, start: Instant) -> Budget {
+        match self.deadline.and_then(|d| start.checked_add(d)) {
+            Some(deadline) => Budget::until(deadline),
+            None => Budget::unlimited(),
         }
     }
 

@@ -7,6 +7,9 @@
 
 use std::sync::Arc;
 
+use crate::backend::BackendError;
+use crate::verify::CertificateError;
+
 /// A dual vector `y = (y_b, y_0)`, `m + 1` entries: `y_b` pairs with the basis columns, `y_0`
 /// with the sum-to-one row. With `s_j = b_j . y_b + y_0` and `g(t) = max(kappa t, -t)`, it keeps
 /// every token with `sigma q_i s_i > sum_j q_j g(s_j)` (beyond the verifier's margin).
@@ -88,13 +91,96 @@ pub enum UndecidedReason {
     /// No LP backend was available to decide a token below the threshold.
     NoBackend,
     /// The backend failed, hit a limit, or gave no certificate.
-    Backend(String),
+    Backend(BackendError),
     /// The backend's certificate did not pass the verifier.
-    Unverified(String),
-    /// The caller's budget ran out before this token's LP.
+    Unverified(CertificateError),
+    /// The caller's budget (a deadline, or a limit on solves) ran out before this token was
+    /// settled.
     Budget,
     /// No reduction of the pipeline settled it.
     NotReached,
+}
+
+/// How one token was decided, without the certificate: what a [`crate::Truncation`] holds per
+/// token, so a batch keeps no certificates alive unless the caller asks for them
+/// ([`crate::truncate_with_certificates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Kept because `q_i >= tau`.
+    ThresholdKeep,
+    /// Kept by a verified dual vector.
+    DualKeep,
+    /// Rejected because `q_i = 0`.
+    ZeroMassReject,
+    /// Rejected by a verified point solved for one token (it may zero others too).
+    PointReject,
+    /// Rejected by a verified point that zeroes a whole chunk of the tail.
+    ChunkReject,
+    /// Rejected by a verified bulk certificate ([`BulkRejectCertificate`]).
+    BulkReject,
+    /// Kept by an approximate reduction, without a certificate.
+    ApproximateKeep,
+    /// Rejected by an approximate reduction, without a certificate.
+    ApproximateReject,
+    /// Not decided (treated as rejected), and why.
+    Undecided(UndecidedKind),
+}
+
+/// [`UndecidedReason`] without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UndecidedKind {
+    /// [`UndecidedReason::NoBackend`].
+    NoBackend,
+    /// [`UndecidedReason::Backend`].
+    Backend,
+    /// [`UndecidedReason::Unverified`].
+    Unverified,
+    /// [`UndecidedReason::Budget`].
+    Budget,
+    /// [`UndecidedReason::NotReached`].
+    NotReached,
+}
+
+impl Decision {
+    /// Whether the token is kept.
+    pub fn is_keep(&self) -> bool {
+        matches!(
+            self,
+            Decision::ThresholdKeep | Decision::DualKeep | Decision::ApproximateKeep
+        )
+    }
+
+    /// Whether the token is rejected.
+    pub fn is_reject(&self) -> bool {
+        matches!(
+            self,
+            Decision::ZeroMassReject
+                | Decision::PointReject
+                | Decision::ChunkReject
+                | Decision::BulkReject
+                | Decision::ApproximateReject
+        )
+    }
+
+    /// Whether the token is undecided (treated as rejected).
+    pub fn is_undecided(&self) -> bool {
+        matches!(self, Decision::Undecided(_))
+    }
+}
+
+impl UndecidedReason {
+    /// The reason without its payload.
+    pub fn kind(&self) -> UndecidedKind {
+        match self {
+            UndecidedReason::NoBackend => UndecidedKind::NoBackend,
+            UndecidedReason::Backend(_) => UndecidedKind::Backend,
+            UndecidedReason::Unverified(_) => UndecidedKind::Unverified,
+            UndecidedReason::Budget => UndecidedKind::Budget,
+            UndecidedReason::NotReached => UndecidedKind::NotReached,
+        }
+    }
 }
 
 /// The decision for one token.

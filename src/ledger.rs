@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
+use crate::budget::Budget;
 use crate::certificate::{
     BulkRejectCertificate, Certificate, KeepProof, Outcome, RejectProof, UndecidedReason,
 };
@@ -103,9 +104,8 @@ pub(crate) struct Ledger<'a> {
     pub solves: usize,
     pub set_solves: usize,
     pub backend_time: Duration,
-    /// No backend call starts after this instant: the call's deadline
-    /// ([`crate::Bat::with_deadline`]); tokens it leaves are `Undecided(Budget)`.
-    pub deadline: Option<Instant>,
+    /// The caller's limits on this call; no backend call starts once its deadline has passed.
+    pub budget: Budget,
 }
 
 impl<'a> Ledger<'a> {
@@ -125,13 +125,13 @@ impl<'a> Ledger<'a> {
             solves: 0,
             set_solves: 0,
             backend_time: Duration::ZERO,
-            deadline: None,
+            budget: Budget::default(),
         })
     }
 
     /// Whether the call's deadline has passed, so no backend call may start.
     pub fn out_of_time(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.budget.expired()
     }
 
     /// The outcome of `token` and how it was reached, if settled.
@@ -268,17 +268,17 @@ impl<'a> Ledger<'a> {
             basis: self.basis,
             token,
         };
-        let started = Instant::now();
-        let answer = backend.solve(&problem);
-        self.backend_time += started.elapsed();
+        let answer = self.call(backend, |b| b.solve(&problem));
         self.solves += 1;
-        let checked = answer
-            .map_err(|e| UndecidedReason::Backend(e.to_string()))
-            .and_then(|cert| {
-                let covered = verify::check(self.step, self.basis, token, &cert)
-                    .map_err(|e| UndecidedReason::Unverified(e.to_string()))?;
-                Ok((cert, covered))
-            });
+        if matches!(answer, Err(BackendError::Limit(_))) && self.budget.expired() {
+            self.leave_undecided(token, UndecidedReason::Budget);
+            return;
+        }
+        let checked = answer.map_err(UndecidedReason::Backend).and_then(|cert| {
+            let covered = verify::check(self.step, self.basis, token, &cert)
+                .map_err(UndecidedReason::Unverified)?;
+            Ok((cert, covered))
+        });
         match checked {
             Ok((cert, covered)) => {
                 self.record(covered, proof_of(cert), Via::Token);
@@ -305,9 +305,7 @@ impl<'a> Ledger<'a> {
             basis: self.basis,
             tokens: set,
         };
-        let started = Instant::now();
-        let answer = backend.solve_set(&problem);
-        self.backend_time += started.elapsed();
+        let answer = self.call(backend, |b| b.solve_set(&problem));
         if !matches!(answer, Err(BackendError::Unsupported(_))) {
             self.set_solves += 1;
         }
@@ -324,6 +322,26 @@ impl<'a> Ledger<'a> {
             Via::Chunk,
         );
         Ok(all)
+    }
+
+    /// One backend call under the budget: the backend is told the call's deadline, and the
+    /// bound is lifted after, so the backend is left as it was given.
+    fn call<T>(
+        &mut self,
+        backend: &mut dyn Backend,
+        f: impl FnOnce(&mut dyn Backend) -> std::result::Result<T, BackendError>,
+    ) -> std::result::Result<T, BackendError> {
+        let deadline = self.budget.call_deadline();
+        if deadline.is_some() {
+            backend.set_deadline(deadline);
+        }
+        let started = Instant::now();
+        let answer = f(backend);
+        self.backend_time += started.elapsed();
+        if deadline.is_some() {
+            backend.set_deadline(None);
+        }
+        answer
     }
 
     /// Marks `token` undecided for `reason` unless it is settled.

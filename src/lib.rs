@@ -39,13 +39,15 @@ pub mod backends;
 mod basis;
 mod bat;
 mod batch;
+mod budget;
 mod certificate;
+mod compensated;
 mod critical;
 mod engine;
 mod error;
 pub mod filter;
 mod ledger;
-pub mod lp;
+mod lp;
 mod matrix;
 pub mod reduction;
 mod rule;
@@ -60,9 +62,10 @@ pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
 pub use bat::Bat;
 pub use batch::truncate_batch;
+pub use budget::Budget;
 pub use certificate::{
-    BulkRejectCertificate, Certificate, KeepCertificate, KeepProof, Outcome, RejectCertificate,
-    RejectProof, UndecidedReason,
+    BulkRejectCertificate, Certificate, Decision, KeepCertificate, KeepProof, Outcome,
+    RejectCertificate, RejectProof, UndecidedKind, UndecidedReason,
 };
 pub use critical::{
     critical_threshold, critical_threshold_up_to, CriticalThreshold, CRITICAL_REL_TOL,
@@ -75,5 +78,6 @@ pub use rule::{Rule, ThresholdRule};
 pub use sample::{sample, sample_step, SampleBudget, Sampled};
 pub use step::{softmax, Step, TAU_CAP};
 pub use truncate::{
-    decide, decide_tokens, decide_tokens_with, truncate, truncate_with, Counts, Truncation,
+    decide, decide_tokens, decide_tokens_with, decide_tokens_within, truncate, truncate_with,
+    truncate_with_certificates, truncate_within, Counts, Truncation,
 };

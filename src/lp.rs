@@ -12,6 +12,7 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::basis::Basis;
 use crate::certificate::{KeepCertificate, RejectCertificate};
+use crate::compensated::Dot2;
 use crate::step::Step;
 
 /// Rounds of least-squares correction applied to a solver's point before it is offered as a
@@ -67,7 +68,7 @@ impl ScaledLp {
         columns.dedup();
         let mut row_scale = vec![0.0f64; m];
         for &j in columns.iter().chain(&zeroed) {
-            for (s, &b) in row_scale.iter_mut().zip(basis.row(j as usize)) {
+            for (s, &b) in row_scale.iter_mut().zip(basis.token_row(j as usize)) {
                 *s = s.max(f64::from(b).abs());
             }
         }
@@ -79,7 +80,7 @@ impl ScaledLp {
         let mut rhs = vec![0.0; rows];
         for &j in &columns {
             let qj = q[j as usize];
-            for (k, &b) in basis.row(j as usize).iter().enumerate() {
+            for (k, &b) in basis.token_row(j as usize).iter().enumerate() {
                 let scaled = row_scale[k] * f64::from(b);
                 matrix.push(sigma * qj * scaled);
                 rhs[k] += qj * scaled;
@@ -90,7 +91,7 @@ impl ScaledLp {
         // A zeroed token's share of `B^T q` must now come from the columns.
         for &j in &zeroed {
             let qj = q[j as usize];
-            for (k, &b) in basis.row(j as usize).iter().enumerate() {
+            for (k, &b) in basis.token_row(j as usize).iter().enumerate() {
                 rhs[k] += qj * row_scale[k] * f64::from(b);
             }
             rhs[m] += qj;
@@ -172,24 +173,27 @@ impl ScaledLp {
         let (m, kappa) = (self.rows - 1, step.kappa());
         let row_of = |c: usize, k: usize| {
             if k < m {
-                f64::from(basis.row(self.columns[c] as usize)[k])
+                f64::from(basis.token_row(self.columns[c] as usize)[k])
             } else {
                 1.0
             }
         };
-        let mut residual = DVector::<f64>::zeros(self.rows);
+        // Compensated sums (as the verifier's): the residual the verifier sees, not one whose
+        // rounding is the size of the large moves that cancel in it.
+        let mut sums = vec![Dot2::default(); self.rows];
         for &j in &self.zeroed {
             let qj = step.q()[j as usize];
-            for (k, &b) in basis.row(j as usize).iter().enumerate() {
-                residual[k] += qj * f64::from(b);
+            for (acc, &b) in sums.iter_mut().zip(basis.token_row(j as usize)) {
+                acc.add_product(qj, f64::from(b));
             }
-            residual[m] += qj;
+            sums[m].add(qj);
         }
         for (c, &dc) in d.iter().enumerate() {
-            for k in 0..self.rows {
-                residual[k] -= row_of(c, k) * dc;
+            for (k, acc) in sums.iter_mut().enumerate() {
+                acc.add_product(-dc, row_of(c, k));
             }
         }
+        let residual = DVector::<f64>::from_iterator(self.rows, sums.iter().map(Dot2::value));
         if residual.iter().all(|&r| r == 0.0) {
             return false;
         }

@@ -42,9 +42,10 @@ impl<'a> MatrixView<'a> {
         self.cols
     }
 
-    /// Row `j` (token `j`'s vector).
-    pub fn row(&self, j: usize) -> &'a [f32] {
-        &self.data[j * self.cols..(j + 1) * self.cols]
+    /// Row `j` (token `j`'s vector), or `None` when `j >= rows`.
+    pub fn row(&self, j: usize) -> Option<&'a [f32]> {
+        let start = j.checked_mul(self.cols)?;
+        self.data.get(start..start.checked_add(self.cols)?)
     }
 
     /// All entries, row-major.

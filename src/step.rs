@@ -140,6 +140,8 @@ impl Step {
     /// full sort, 0.32 ms by selection, 0.05 ms by the heap, which rejects most tokens with one
     /// comparison).
     pub fn most_probable(&self, k: usize) -> Vec<u32> {
+        // Never more than the vocabulary: the heap below is allocated for `k` entries.
+        let k = k.min(self.q.len());
         if let Some(order) = self.by_probability.get() {
             return order[..k.min(order.len())].to_vec();
         }
@@ -181,9 +183,10 @@ impl Step {
         self.id
     }
 
-    /// Whether the threshold alone keeps `token` (ties at `tau` are kept).
+    /// Whether the threshold alone keeps `token` (ties at `tau` are kept). A token outside the
+    /// vocabulary has no mass and is not kept: `false`, never a panic.
     pub fn above_threshold(&self, token: u32) -> bool {
-        self.q[token as usize] >= self.tau
+        self.q.get(token as usize).is_some_and(|&qt| qt >= self.tau)
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
 use crate::basis::Basis;
-use crate::certificate::{KeepProof, Outcome, RejectProof, UndecidedReason};
+use crate::budget::Budget;
+use crate::certificate::{Decision, KeepProof, Outcome, RejectProof, UndecidedReason};
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Via};
 use crate::reduction::{default_pipeline, Reduction, Workspace};
@@ -70,26 +71,26 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
-/// The result of truncating one step.
+/// The result of truncating one step. It holds no certificate: `outcomes` names how each token
+/// was decided; [`truncate_with_certificates`] returns the certificates as well.
 #[derive(Debug, Clone)]
 pub struct Truncation {
     /// The threshold in force.
     pub tau: f64,
     /// Kept token ids, ascending. Undecided tokens are not in it (the threshold's decision).
     pub kept: Vec<u32>,
-    /// One outcome per token of the vocabulary.
-    pub outcomes: Vec<Outcome>,
-    /// How each token's decision was reached.
+    /// How each token of the vocabulary was decided.
+    pub outcomes: Vec<Decision>,
+    /// How many tokens each kind of decision settled, and the backend calls made.
     pub counts: Counts,
-    /// Wall time of the whole call, and the part spent inside the backend.
+    /// Wall time of the whole call.
     pub elapsed: Duration,
     /// The part of `elapsed` spent inside the backend.
     pub backend_time: Duration,
 }
 
 impl Truncation {
-    /// Token ids left undecided (no certificate within the budget, or no backend), ascending.
-    /// They are not in [`Truncation::kept`]: the default policy treats them as rejected.
+    /// Undecided token ids, ascending (treated as rejected: not in `kept`).
     pub fn undecided(&self) -> Vec<u32> {
         (0..self.outcomes.len() as u32)
             .filter(|&t| self.outcomes[t as usize].is_undecided())
@@ -118,38 +119,72 @@ pub fn truncate_with(
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<dyn Reduction + '_>],
 ) -> Result<Truncation> {
-    let start = Instant::now();
-    let step = Step::new(logits, rule)?;
-    truncate_step(&step, basis, backend, pipeline, None, start)
+    truncate_within(logits, basis, rule, backend, pipeline, Budget::unlimited())
 }
 
-/// Every token of `step` through `pipeline`, no backend call starting after `deadline`; the
-/// body of [`truncate_with`] and [`crate::Bat::truncate`]. `start` is when the call began.
+/// [`truncate_with`] within `budget`: no backend call starts after its deadline and each is
+/// told the time left, so the call returns within the deadline plus about one LP's worth;
+/// tokens not settled by then are undecided ([`UndecidedReason::Budget`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use basis_aware::{reduction::default_pipeline, truncate_within, Basis, Budget, MatrixView, Rule};
+///
+/// let w = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0_f32];
+/// let basis = Basis::full(MatrixView::new(&w, 4, 2)?)?;
+/// let budget = Budget::within(Duration::from_millis(100));
+/// let t = truncate_within(&[3.0, 1.0, 0.5, -2.0], &basis, &Rule::Epsilon(0.1), None,
+///     &mut default_pipeline(), budget)?;
+/// assert!(t.kept.contains(&0));
+/// # Ok::<(), basis_aware::Error>(())
+/// ```
+pub fn truncate_within(
+    logits: &[f32],
+    basis: &Basis,
+    rule: &dyn ThresholdRule,
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
+    budget: Budget,
+) -> Result<Truncation> {
+    let start = Instant::now();
+    let step = Step::new(logits, rule)?;
+    let all: Vec<u32> = (0..step.vocab() as u32).collect();
+    let decided = run(&step, basis, &all, backend, pipeline, budget, false)?;
+    Ok(decided.truncation(&step, start))
+}
+
+/// [`truncate_within`], returning every token's full outcome (with the certificate that proves
+/// it) beside the compact [`Truncation`]. Certificates can be large (a point has up to `V`
+/// entries) and one step can hold hundreds: ask for them only when they are needed.
+pub fn truncate_with_certificates(
+    logits: &[f32],
+    basis: &Basis,
+    rule: &dyn ThresholdRule,
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
+    budget: Budget,
+) -> Result<(Truncation, Vec<Outcome>)> {
+    let start = Instant::now();
+    let step = Step::new(logits, rule)?;
+    let all: Vec<u32> = (0..step.vocab() as u32).collect();
+    let mut decided = run(&step, basis, &all, backend, pipeline, budget, true)?;
+    let outcomes = std::mem::take(&mut decided.outcomes);
+    Ok((decided.truncation(&step, start), outcomes))
+}
+
+/// Every token of `step` through `pipeline` within `budget`: the body of [`crate::Bat::truncate`].
+/// `start` is when the call began.
 pub(crate) fn truncate_step<P: Reduction + ?Sized>(
     step: &Step,
     basis: &Basis,
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<P>],
-    deadline: Option<Instant>,
+    budget: Budget,
     start: Instant,
 ) -> Result<Truncation> {
     let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let (outcomes, counts, backend_time) =
-        decide_all(step, basis, &all, backend, pipeline, deadline)?;
-    let kept = all
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.is_keep())
-        .map(|(&t, _)| t)
-        .collect();
-    Ok(Truncation {
-        tau: step.tau(),
-        kept,
-        outcomes,
-        counts,
-        elapsed: start.elapsed(),
-        backend_time,
-    })
+    let decided = run(step, basis, &all, backend, pipeline, budget, false)?;
+    Ok(decided.truncation(step, start))
 }
 
 /// The decision for one token.
@@ -165,13 +200,13 @@ pub fn decide(
         &[token],
         backend,
         &mut default_pipeline(),
-        None,
+        Budget::unlimited(),
     )?;
     Ok(outcomes.remove(0))
 }
 
 /// Decisions for the listed tokens (in the listed order, repeats allowed), sharing every verified
-/// certificate among them; returns the outcomes, how they were reached, and the backend time.
+/// certificate among them; returns the outcomes and how they were reached.
 pub fn decide_tokens(
     step: &Step,
     basis: &Basis,
@@ -189,32 +224,108 @@ pub fn decide_tokens_with(
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<dyn Reduction + '_>],
 ) -> Result<(Vec<Outcome>, Counts)> {
-    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend, pipeline, None)?;
+    decide_tokens_within(step, basis, tokens, backend, pipeline, Budget::unlimited())
+}
+
+/// [`decide_tokens_with`] within `budget` (see [`truncate_within`]).
+pub fn decide_tokens_within(
+    step: &Step,
+    basis: &Basis,
+    tokens: &[u32],
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<dyn Reduction + '_>],
+    budget: Budget,
+) -> Result<(Vec<Outcome>, Counts)> {
+    let (outcomes, counts, _) = decide_all(step, basis, tokens, backend, pipeline, budget)?;
     Ok((outcomes, counts))
 }
 
+/// The full outcomes of the listed tokens, how they were reached, and the backend time.
 pub(crate) fn decide_all<P: Reduction + ?Sized>(
     step: &Step,
     basis: &Basis,
     tokens: &[u32],
     backend: Option<&mut dyn Backend>,
     pipeline: &mut [Box<P>],
-    deadline: Option<Instant>,
+    budget: Budget,
 ) -> Result<(Vec<Outcome>, Counts, Duration)> {
+    let decided = run(step, basis, tokens, backend, pipeline, budget, true)?;
+    Ok((decided.outcomes, decided.counts, decided.backend_time))
+}
+
+/// What [`run`] decided for the listed tokens, in their order.
+pub(crate) struct Decided {
+    pub decisions: Vec<Decision>,
+    /// Full outcomes, only when asked for (empty otherwise).
+    pub outcomes: Vec<Outcome>,
+    pub counts: Counts,
+    pub backend_time: Duration,
+}
+
+impl Decided {
+    /// The compact result of a whole-vocabulary run (`decisions` in token order).
+    fn truncation(self, step: &Step, start: Instant) -> Truncation {
+        let kept = (0..self.decisions.len() as u32)
+            .filter(|&t| self.decisions[t as usize].is_keep())
+            .collect();
+        Truncation {
+            tau: step.tau(),
+            kept,
+            outcomes: self.decisions,
+            counts: self.counts,
+            elapsed: start.elapsed(),
+            backend_time: self.backend_time,
+        }
+    }
+}
+
+/// The compact form of an outcome.
+pub(crate) fn decision_of(outcome: &Outcome, via: Via) -> Decision {
+    match (outcome, via) {
+        (Outcome::Keep(_), Via::Assumed) => Decision::ApproximateKeep,
+        (Outcome::Reject(_), Via::Assumed) => Decision::ApproximateReject,
+        (Outcome::Keep(KeepProof::Threshold), _) => Decision::ThresholdKeep,
+        (Outcome::Keep(KeepProof::Approximate { .. }), _) => Decision::ApproximateKeep,
+        (Outcome::Keep(_), _) => Decision::DualKeep,
+        (Outcome::Reject(RejectProof::ZeroMass), _) => Decision::ZeroMassReject,
+        (Outcome::Reject(RejectProof::Approximate { .. }), _) => Decision::ApproximateReject,
+        (Outcome::Reject(_), Via::Chunk) => Decision::ChunkReject,
+        (Outcome::Reject(_), Via::Bulk) => Decision::BulkReject,
+        (Outcome::Reject(_), _) => Decision::PointReject,
+        (Outcome::Undecided(reason), _) => Decision::Undecided(reason.kind()),
+    }
+}
+
+/// The pipeline over the listed tokens within `budget`, in a ledger of its own; full outcomes
+/// only when `full`.
+fn run<P: Reduction + ?Sized>(
+    step: &Step,
+    basis: &Basis,
+    tokens: &[u32],
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<P>],
+    budget: Budget,
+    full: bool,
+) -> Result<Decided> {
     let mut ledger = Ledger::new(step, basis)?;
-    ledger.deadline = deadline;
+    ledger.budget = budget;
     decide_in(&mut ledger, tokens, backend, pipeline)?;
     let mut counts = Counts {
         solves: ledger.solves,
         set_solves: ledger.set_solves,
         ..Counts::default()
     };
-    let vocab = step.vocab();
-    let mut seen = vec![false; if tokens.len() > 1 { vocab } else { 0 }];
-    let mut outcomes = Vec::with_capacity(tokens.len());
+    let mut seen = vec![false; if tokens.len() > 1 { step.vocab() } else { 0 }];
+    let mut decisions = Vec::with_capacity(tokens.len());
+    let mut outcomes = Vec::with_capacity(if full { tokens.len() } else { 0 });
     for &t in tokens {
-        let (outcome, via) = ledger.get(t).expect("every requested token is settled");
-        outcomes.push(outcome.clone());
+        let Some((outcome, via)) = ledger.get(t) else {
+            return Err(Error::Shape(format!("token {t} was left unsettled")));
+        };
+        decisions.push(decision_of(outcome, *via));
+        if full {
+            outcomes.push(outcome.clone());
+        }
         if let Some(seen) = seen.get_mut(t as usize) {
             if std::mem::replace(seen, true) {
                 continue;
@@ -222,7 +333,12 @@ pub(crate) fn decide_all<P: Reduction + ?Sized>(
         }
         counts.add(outcome, *via);
     }
-    Ok((outcomes, counts, ledger.backend_time))
+    Ok(Decided {
+        decisions,
+        outcomes,
+        counts,
+        backend_time: ledger.backend_time,
+    })
 }
 
 /// Settles every listed token in `ledger`: the threshold and zero-mass rules first, then the
@@ -265,7 +381,7 @@ pub(crate) fn decide_in<P: Reduction + ?Sized>(
     };
     for reduction in pipeline.iter_mut() {
         pending.retain(|&t| !work.is_settled(t));
-        if pending.is_empty() {
+        if pending.is_empty() || (has_backend && work.out_of_time()) {
             break;
         }
         work.current = reduction.name();
@@ -273,7 +389,7 @@ pub(crate) fn decide_in<P: Reduction + ?Sized>(
     }
     let leftover = if !has_backend {
         UndecidedReason::NoBackend
-    } else if ledger.out_of_time() {
+    } else if ledger.budget.expired() {
         UndecidedReason::Budget
     } else {
         UndecidedReason::NotReached

@@ -114,3 +114,29 @@ proptest! {
         }
     }
 }
+
+/// Issue 12, point 3: each of these panicked or aborted before.
+#[test]
+fn out_of_range_indices_and_huge_sizes_are_errors_not_panics() {
+    let w = [1.0f32, 2.0, 3.0, 4.0];
+    let view = MatrixView::new(&w, 2, 2).unwrap();
+    assert_eq!(view.row(1), Some(&[3.0f32, 4.0][..]));
+    assert_eq!(view.row(2), None);
+    assert_eq!(view.row(usize::MAX), None);
+    let b = Basis::explicit(view).unwrap();
+    assert_eq!(b.row(2), None);
+    let step = Step::new(&[0.0, 1.0], &Rule::Epsilon(0.1)).unwrap();
+    assert!(!step.above_threshold(2));
+    assert!(!step.above_threshold(u32::MAX));
+    // Clamped to the vocabulary before anything is allocated (this allocated 17.6 TB).
+    assert_eq!(step.most_probable(1 << 40).len(), 2);
+}
+
+/// `W = [[3e38, 3e38], [1, 0], [0, 2]]`: its top singular direction projects row 0 to `4.2e38`,
+/// beyond f32; the basis was `[inf]` and every point verified against it.
+#[test]
+fn an_svd_basis_that_f32_cannot_hold_is_an_error() {
+    let w = [3e38f32, 3e38, 1.0, 0.0, 0.0, 2.0];
+    let err = Basis::svd(MatrixView::new(&w, 3, 2).unwrap(), 1).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteEntry { row: 0, .. }), "{err}");
+}

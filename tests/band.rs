@@ -149,16 +149,29 @@ fn band_certificates_are_sparse_and_tamper_evident() {
                     p.changes.len()
                 );
                 assert!(rejected_by(&step, &basis, p).unwrap().contains(&(i as u32)));
+                // The token's own change halved: it is no longer zeroed.
+                let mut tampered: RejectCertificate = (**p).clone();
+                let own = tampered
+                    .changes
+                    .iter()
+                    .position(|&(t, _)| t == i as u32)
+                    .expect("the point changes its token");
+                tampered.changes[own].1 *= 0.5;
+                assert!(
+                    !rejected_by(&step, &basis, &tampered).is_ok_and(|z| z.contains(&(i as u32)))
+                );
+                // An absorber pushed out of its box: refused.
                 let mut tampered: RejectCertificate = (**p).clone();
                 let k = tampered
                     .changes
                     .iter()
                     .position(|&(t, d)| t != i as u32 && d != 0.0)
                     .expect("a point moves some absorber");
-                tampered.changes[k].1 *= 0.5;
+                let (t, _) = tampered.changes[k];
+                tampered.changes[k].1 = -2.0 * step.q()[t as usize];
                 assert!(
                     rejected_by(&step, &basis, &tampered).is_err(),
-                    "token {i}: a halved change still verifies"
+                    "token {i}: an absorber out of its box still verifies"
                 );
             }
             Outcome::Keep(KeepProof::Dual(y)) => {

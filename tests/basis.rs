@@ -35,7 +35,7 @@ fn svd_basis_spans_the_top_right_singular_vectors() {
         .copied()
         .collect();
     sigma.sort_by(|a, b| b.total_cmp(a));
-    let b = DMatrix::from_fn(v, c, |r, k| f64::from(basis.row(r)[k]));
+    let b = DMatrix::from_fn(v, c, |r, k| f64::from(basis.row(r).unwrap()[k]));
     let gram = b.tr_mul(&b);
     for i in 0..c {
         for j in 0..c {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use basis_aware::{Basis, Bat, Error, MatrixView, Outcome, Rule, UndecidedReason};
+use basis_aware::{Basis, Bat, Decision, Error, MatrixView, Rule, UndecidedKind};
 
 /// A deterministic generator (SplitMix64) with Gaussian draws, local so these tests depend on
 /// nothing but the library's API.
@@ -262,13 +262,17 @@ fn mask_is_truncate_kept_bits_unchanged_the_rest_minus_infinity() {
 }
 
 /// Keep, reject or undecided, per token.
-fn kinds(outcomes: &[Outcome]) -> Vec<u8> {
+fn kinds(outcomes: &[Decision]) -> Vec<u8> {
     outcomes
         .iter()
-        .map(|o| match o {
-            Outcome::Keep(_) => 0,
-            Outcome::Reject(_) => 1,
-            Outcome::Undecided(_) => 2,
+        .map(|o| {
+            if o.is_keep() {
+                0
+            } else if o.is_reject() {
+                1
+            } else {
+                2
+            }
         })
         .collect()
 }
@@ -345,7 +349,7 @@ fn a_spent_deadline_leaves_tokens_undecided_never_guessed() {
     for j in t.undecided() {
         assert_eq!(
             t.outcomes[j as usize],
-            Outcome::Undecided(UndecidedReason::Budget),
+            Decision::Undecided(UndecidedKind::Budget),
             "token {j}"
         );
     }

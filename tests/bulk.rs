@@ -27,7 +27,12 @@ fn bulk(radius: f64) -> BulkRejectCertificate {
 fn rebuilt_point(step: &Step, basis: &Basis, radius: f64, i: usize) -> RejectCertificate {
     let (q, m) = (step.q(), basis.dim());
     let a = |j: usize| {
-        let mut v: Vec<f64> = basis.row(j).iter().map(|&b| f64::from(b)).collect();
+        let mut v: Vec<f64> = basis
+            .row(j)
+            .unwrap()
+            .iter()
+            .map(|&b| f64::from(b))
+            .collect();
         v.push(1.0);
         DVector::from_vec(v)
     };
@@ -218,7 +223,7 @@ fn a_singular_moment_is_refused() {
     let (step, basis) = peaked(vocab, dim, 2);
     let mut b = Vec::with_capacity(vocab * dim);
     for j in 0..vocab {
-        let first = basis.row(j)[0];
+        let first = basis.row(j).unwrap()[0];
         b.extend([first, first * 2.0, first * -0.5]);
     }
     let singular = Basis::explicit(MatrixView::new(&b, vocab, dim).unwrap()).unwrap();

@@ -1,9 +1,10 @@
 //! The verifier on certificates whose validity is known in closed form, including both sides of
-//! each tolerance. With a zero basis the only constraint is `sum p = 1`, so `P_i` is non-empty
+//! each boundary. With a zero basis the only constraint is `sum p = 1`, so `P_i` is non-empty
 //! exactly when `q_i <= tau`.
 
 use basis_aware::verify::{
-    kept_by, rejected_by, CertificateError, KEEP_MARGIN_TOL, REJECT_RESIDUAL_TOL,
+    exact_point_exists, keep_margin, kept_by, rejected_by, Absorber, CertificateError, Residual,
+    BOX_ROUNDING, KEEP_MARGIN_TOL,
 };
 use basis_aware::{Basis, KeepCertificate, MatrixView, RejectCertificate, Step};
 
@@ -50,12 +51,18 @@ fn a_point_outside_its_box_is_refused() {
 }
 
 #[test]
-fn a_perturbed_point_is_refused() {
+fn a_perturbed_point_is_refused_once_no_exact_point_is_near() {
     let s = step(&Q, 0.05);
-    let mut cert = rescaled_without(&Q, 4);
-    cert.changes[0].1 *= 1.0 + 1e-6;
-    let err = rejected_by(&s, &zero_basis(5), &cert).unwrap_err();
-    assert!(matches!(err, CertificateError::Residual { .. }), "{err}");
+    // A small perturbation leaves an exact point within the boxes' slack: still a valid proof.
+    let mut nudged = rescaled_without(&Q, 4);
+    nudged.changes[0].1 *= 1.0 + 1e-6;
+    assert_eq!(rejected_by(&s, &zero_basis(5), &nudged), Ok(vec![4]));
+    // Five times the move of token 0 leaves a residual of 0.02, more than the tokens' slack
+    // (at most 0.014 in the 2-norm the criterion uses) can provably take.
+    let mut pushed = rescaled_without(&Q, 4);
+    pushed.changes[0].1 *= 5.0;
+    let err = rejected_by(&s, &zero_basis(5), &pushed).unwrap_err();
+    assert!(matches!(err, CertificateError::NotAbsorbed { .. }), "{err}");
 }
 
 #[test]
@@ -85,19 +92,119 @@ fn malformed_points_are_refused() {
     );
 }
 
+/// Token 4 zeroed with no compensation: the residual is `-q_4` on the sum row, and the untouched
+/// tokens 0..3 absorb it with slack `kappa q_j` each. The criterion certifies a correction when
+/// `q_4 <= kappa |q_{0..3}|_2` (a 2-norm bound, stricter than the true `q_4 <= kappa sum q_j`);
+/// both sides of that boundary, by the choice of `kappa`.
 #[test]
-fn the_residual_tolerance_holds_on_both_sides_of_its_boundary() {
-    // Move mass x from token 0 to token 1 with relative error e: residual x e, scale x (2 + e).
-    let s = step(&Q, 0.05);
-    let x = 1e-3;
-    let point = |relative: f64| {
-        let e = 2.0 * relative / (1.0 - relative);
-        RejectCertificate {
-            changes: vec![(0, -x), (1, x * (1.0 + e))],
-        }
+fn a_residual_is_accepted_exactly_up_to_the_absorbers_certified_capacity() {
+    let norm = Q[..4].iter().map(|q| q * q).sum::<f64>().sqrt();
+    let kappa_at_boundary = Q[4] / norm;
+    let decided_at = |factor: f64| {
+        let kappa = factor * kappa_at_boundary;
+        let s = step(&Q, kappa / (1.0 + kappa));
+        let cert = RejectCertificate {
+            changes: vec![(4, -Q[4])],
+        };
+        rejected_by(&s, &zero_basis(5), &cert)
     };
-    assert!(rejected_by(&s, &zero_basis(5), &point(0.5 * REJECT_RESIDUAL_TOL)).is_ok());
-    assert!(rejected_by(&s, &zero_basis(5), &point(2.0 * REJECT_RESIDUAL_TOL)).is_err());
+    assert_eq!(decided_at(1.0 + 1e-9), Ok(vec![4]));
+    assert!(matches!(
+        decided_at(1.0 - 1e-9),
+        Err(CertificateError::NotAbsorbed { .. })
+    ));
+}
+
+/// A solver's point clamped to `fl(kappa q_j)` may exceed the exact bound `kappa q_j` by a
+/// rounding; within [`BOX_ROUNDING`] that excess is carried as residual, beyond it the point is
+/// out of its box.
+#[test]
+fn a_rounding_above_the_upper_bound_is_carried_and_more_is_refused() {
+    let q = [0.5, 0.3, 0.15, 0.04, 0.01];
+    let s = step(&q, 0.05);
+    let kappa = s.kappa();
+    // The token whose bound rounds up (the exact excess is what the FMA leaves).
+    let j = (0..4)
+        .find(|&j| kappa.mul_add(q[j], -(kappa * q[j])) < 0.0)
+        .expect("one of the four products rounds up");
+    let others: Vec<usize> = (0..4).filter(|&k| k != j).collect();
+    // Token 4 zeroed; token j goes to its rounded bound, the rest share the remainder.
+    let point = |dj: f64| {
+        let rest = (q[4] - dj) / others.iter().map(|&k| q[k]).sum::<f64>();
+        let mut changes: Vec<(u32, f64)> =
+            others.iter().map(|&k| (k as u32, q[k] * rest)).collect();
+        changes.push((j as u32, dj));
+        changes.push((4, -q[4]));
+        changes.sort_by_key(|c| c.0);
+        RejectCertificate { changes }
+    };
+    let at_bound = kappa * q[j];
+    assert_eq!(
+        rejected_by(&s, &zero_basis(5), &point(at_bound)),
+        Ok(vec![4])
+    );
+    let beyond = at_bound * (1.0 + 16.0 * BOX_ROUNDING);
+    let err = rejected_by(&s, &zero_basis(5), &point(beyond)).unwrap_err();
+    assert!(matches!(err, CertificateError::OutOfBox { .. }), "{err}");
+}
+
+/// Issue 12's wrong reject: every token but `X` has a row `t_j c` (one shared direction, exact in
+/// f32); `X` has a generic row and `q_X = 1e-11`, so no point zeroes it (its row has a component
+/// orthogonal to `c`). A point that zeroes `X` without compensating, hidden among large moves
+/// that cancel, passed the old relative test (residual `1e-11` against `1e-9 x 0.06`).
+#[test]
+fn a_deep_tail_token_s_uncompensated_move_is_not_hidden_by_cancelling_moves() {
+    let (basis, q) = shared_direction();
+    let s = step(&q, 0.28);
+    let alpha = 0.01;
+    let cert = RejectCertificate {
+        changes: vec![(0, 3.0 * alpha), (1, -2.0 * alpha), (2, -alpha), (6, -q[6])],
+    };
+    let err = rejected_by(&s, &basis, &cert).unwrap_err();
+    assert!(matches!(err, CertificateError::NotAbsorbed { .. }), "{err}");
+    // A shared-direction token is rejected by a point in the span of the others, which the
+    // verifier proves exact on the two rows that remain independent over the moved tokens.
+    let valid = RejectCertificate {
+        changes: vec![(0, 0.035), (2, 0.045), (3, -q[3]), (4, 0.02)],
+    };
+    assert_eq!(rejected_by(&s, &basis, &valid), Ok(vec![3]));
+}
+
+/// V = 7, m = 4: rows `t_j c` for six tokens and a generic row for token 6 (`X`, `q = 1e-11`).
+fn shared_direction() -> (Basis, Vec<f64>) {
+    let c = [1.0f32, 0.5, -0.25, 2.0];
+    let t = [1.0f32, 2.0, -1.0, 0.5, 3.0, -2.0];
+    let mut rows: Vec<f32> = t.iter().flat_map(|&tj| c.map(|ck| tj * ck)).collect();
+    rows.extend([0.3f32, -0.7, 0.11, 0.9]);
+    let basis = Basis::explicit(MatrixView::new(&rows, 7, 4).unwrap()).unwrap();
+    let x = 1e-11;
+    let q = vec![0.3, 0.25, 0.2, 0.1, 0.1, 0.05 - x, x];
+    (basis, q)
+}
+
+/// The criterion as a function: a residual the absorbers can take, and one they cannot.
+#[test]
+fn exact_point_exists_compares_the_residual_with_the_certified_capacity() {
+    let b = zero_basis(3);
+    let residual = |r: f64| Residual {
+        value: vec![0.0, r],
+        bound: vec![0.0, 0.0],
+    };
+    let absorbers = [
+        Absorber {
+            token: 0,
+            slack: 0.3,
+        },
+        Absorber {
+            token: 1,
+            slack: 0.4,
+        },
+    ];
+    // Capacity: sqrt(0.3^2 + 0.4^2) = 0.5.
+    assert!(exact_point_exists(&b, &residual(0.499), &[2], &absorbers).is_ok());
+    assert!(exact_point_exists(&b, &residual(0.501), &[2], &absorbers).is_err());
+    assert!(exact_point_exists(&b, &residual(0.1), &[2], &[]).is_err());
+    assert!(exact_point_exists(&b, &residual(0.0), &[2], &[]).is_ok());
 }
 
 #[test]
@@ -132,6 +239,37 @@ fn the_keep_margin_holds_on_both_sides_of_its_boundary() {
     };
     assert!(decided_at(4.0));
     assert!(!decided_at(0.25));
+}
+
+/// With `b_j = 1` for every token but `i` (`b_i = 2`) and `y = (1, -1)`, every `s_j` but `s_i`
+/// vanishes exactly and `P_i` is empty for any `q_i > 0` (the constraints force `p_i = q_i`). The
+/// keep still needs `q_i` above the margin times the spread, about `2 KEEP_MARGIN_TOL` here: a
+/// token whose own term is below the margin is never kept, whatever the dual says.
+#[test]
+fn a_token_whose_own_term_is_below_the_margin_is_never_kept() {
+    let tau: f64 = 0.3;
+    let sigma = 1.0 / (1.0 - tau);
+    let tol = KEEP_MARGIN_TOL;
+    // sigma q_i (1 - 3 tol) > kappa q_i + tol (2 + q_i)  <=>  q_i > 2 tol / (1 - 3 sigma tol - tol).
+    let boundary = 2.0 * tol / (1.0 - 3.0 * sigma * tol - tol);
+    let kept_at = |qi: f64| {
+        let q = [0.6, 0.4 - qi, qi];
+        let b = Basis::explicit(MatrixView::new(&[1.0, 1.0, 2.0], 3, 1).unwrap()).unwrap();
+        let kept = kept_by(&step(&q, tau), &b, &KeepCertificate { y: vec![1.0, -1.0] }).unwrap();
+        assert!(!kept.contains(&1), "a token with s_j = 0 is never kept");
+        kept.contains(&2)
+    };
+    assert!(kept_at(boundary * (1.0 + 1e-6)));
+    assert!(!kept_at(boundary * (1.0 - 1e-6)));
+    assert!(!kept_at(1e-20));
+}
+
+#[test]
+fn the_keep_margin_covers_the_check_s_rounding_at_any_size() {
+    assert_eq!(keep_margin(262_144, 576), KEEP_MARGIN_TOL);
+    // gamma_n is about n u: at 1e8 tokens twice it exceeds 1e-9.
+    let huge = keep_margin(100_000_000, 576);
+    assert!(huge > 1e8 * f64::EPSILON, "{huge}");
 }
 
 #[test]

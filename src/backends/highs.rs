@@ -19,6 +19,8 @@ const ZERO_OBJECTIVE: f64 = 1e-9;
 pub struct HighsBackend {
     /// HiGHS's settings (time limit, presolve).
     pub options: Options,
+    /// When the current call must end ([`Backend::set_deadline`]).
+    deadline: Option<std::time::Instant>,
 }
 
 impl HighsBackend {
@@ -26,7 +28,10 @@ impl HighsBackend {
     pub fn with_time_limit(seconds: f64) -> Self {
         let mut options = Options::default();
         options.time_limit = seconds;
-        Self { options }
+        Self {
+            options,
+            deadline: None,
+        }
     }
 }
 
@@ -35,8 +40,8 @@ impl Backend for HighsBackend {
         "highs"
     }
 
-    fn set_time_limit(&mut self, limit: std::time::Duration) {
-        self.options.time_limit = limit.as_secs_f64();
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
     }
 
     /// HiGHS keeps no state between solves: a fresh backend is a copy of its options.
@@ -60,6 +65,14 @@ impl Backend for HighsBackend {
                 break;
             }
             previous_columns = lp.columns.len();
+            let mut options = self.options;
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(BackendError::Limit("the call's deadline passed".into()));
+                }
+                options.time_limit = options.time_limit.min(left.as_secs_f64());
+            }
             let solution = minimize(
                 &UnitBoxLp {
                     rows: lp.rows,
@@ -68,7 +81,7 @@ impl Backend for HighsBackend {
                     rhs: &lp.rhs,
                     target: lp.target.expect("the tested token is a column"),
                 },
-                &self.options,
+                &options,
             )
             .map_err(|e| match e {
                 HighsError::Limit(m) => BackendError::Limit(m),

@@ -76,6 +76,8 @@ pub struct SimplexBackend {
     /// named by token so it survives changes of the column set.
     pub warm_start: bool,
     last_basis: Vec<Option<u32>>,
+    /// When the current call must end ([`Backend::set_deadline`]); every LP gets the time left.
+    deadline: Option<std::time::Instant>,
 }
 
 impl Default for SimplexBackend {
@@ -84,6 +86,7 @@ impl Default for SimplexBackend {
             options: Options::default(),
             warm_start: true,
             last_basis: Vec::new(),
+            deadline: None,
         }
     }
 }
@@ -133,16 +136,19 @@ impl SimplexBackend {
     ) -> Result<Answer, BackendError> {
         let (answer, basis_out) = match self.warm_start_for(lp) {
             Some(warm) => {
-                let mut budget = *options;
+                let mut budget = self.within_deadline(options)?;
                 budget.max_iterations = options
                     .max_iterations
                     .min(WARM_PIVOTS * (lp.rows + lp.columns.len()));
                 match run(lp, cost, &budget, Some(&warm)) {
-                    Err(BackendError::Limit(_)) => run(lp, cost, options, None)?,
+                    // The cold retry gets what the warm attempt left of the call's time.
+                    Err(BackendError::Limit(_)) => {
+                        run(lp, cost, &self.within_deadline(options)?, None)?
+                    }
                     done => done?,
                 }
             }
-            None => run(lp, cost, options, None)?,
+            None => run(lp, cost, &self.within_deadline(options)?, None)?,
         };
         if self.warm_start {
             self.last_basis = basis_out
@@ -152,6 +158,20 @@ impl SimplexBackend {
                 .collect();
         }
         Ok(answer)
+    }
+
+    /// `options` with its time limit cut to what is left before the deadline;
+    /// [`BackendError::Limit`] once nothing is left.
+    fn within_deadline(&self, options: &Options) -> Result<Options, BackendError> {
+        let mut options = *options;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(BackendError::Limit("the call's deadline passed".into()));
+            }
+            options.time_limit = options.time_limit.min(left);
+        }
+        Ok(options)
     }
 
     /// Column generation for one token: each round solves `min p_t` over the columns, returns a
@@ -234,8 +254,8 @@ impl Backend for SimplexBackend {
         "simplex"
     }
 
-    fn set_time_limit(&mut self, limit: std::time::Duration) {
-        self.options.time_limit = limit;
+    fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
     }
 
     fn fresh(&self) -> Option<Box<dyn Backend + Send>> {
@@ -243,6 +263,7 @@ impl Backend for SimplexBackend {
             options: self.options,
             warm_start: self.warm_start,
             last_basis: Vec::new(),
+            deadline: None,
         }))
     }
 

@@ -69,7 +69,7 @@ impl Basis {
                 w.cols()
             )));
         }
-        let data = svd::project_on_top_singular_vectors(w, rank);
+        let data = svd::project_on_top_singular_vectors(w, rank)?;
         Ok(Self::from_parts(
             data,
             w.rows(),
@@ -120,8 +120,15 @@ impl Basis {
         self.kind
     }
 
-    /// Token `j`'s row `b_j`.
-    pub fn row(&self, j: usize) -> &[f32] {
+    /// Token `j`'s row `b_j`, or `None` outside the vocabulary.
+    pub fn row(&self, j: usize) -> Option<&[f32]> {
+        let start = j.checked_mul(self.dim)?;
+        self.data.get(start..start.checked_add(self.dim)?)
+    }
+
+    /// Row `j` for a `j` the crate has checked against the vocabulary (panics otherwise).
+    #[inline]
+    pub(crate) fn token_row(&self, j: usize) -> &[f32] {
         &self.data[j * self.dim..(j + 1) * self.dim]
     }
 

@@ -4,18 +4,23 @@
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
+use crate::error::{Error, Result};
 use crate::matrix::MatrixView;
 
 /// Rows of `W` converted to f64 at a time: bounds the temporary memory to `BLOCK x d` doubles.
 const BLOCK: usize = 4096;
 
 /// `W V_c` as row-major f32, with each singular vector's sign fixed (largest entry positive) so
-/// the result does not depend on the eigen-solver's sign choice.
-pub(super) fn project_on_top_singular_vectors(w: MatrixView<'_>, rank: usize) -> Vec<f32> {
+/// the result does not depend on the eigen-solver's sign choice. Computed in f64; an entry that
+/// f32 cannot hold (`W` near `f32::MAX`: the projection of `[3e38, 3e38]` on its own direction is
+/// `4.2e38`) is an [`Error::NonFiniteEntry`], never an infinite basis.
+pub(super) fn project_on_top_singular_vectors(w: MatrixView<'_>, rank: usize) -> Result<Vec<f32>> {
     let (rows, d) = (w.rows(), w.cols());
     let block_of = |start: usize| {
         let end = (start + BLOCK).min(rows);
-        DMatrix::<f64>::from_fn(end - start, d, |r, c| f64::from(w.row(start + r)[c]))
+        DMatrix::<f64>::from_fn(end - start, d, |r, c| {
+            f64::from(w.as_slice()[(start + r) * d + c])
+        })
     };
     let mut gram = DMatrix::<f64>::zeros(d, d);
     for start in (0..rows).step_by(BLOCK) {
@@ -39,8 +44,19 @@ pub(super) fn project_on_top_singular_vectors(w: MatrixView<'_>, rank: usize) ->
     for start in (0..rows).step_by(BLOCK) {
         let projected = block_of(start) * &top;
         for r in 0..projected.nrows() {
-            out.extend(projected.row(r).iter().map(|&x| x as f32));
+            for (col, &x) in projected.row(r).iter().enumerate() {
+                let value = x as f32;
+                if !value.is_finite() {
+                    return Err(Error::NonFiniteEntry {
+                        matrix: "svd basis",
+                        row: start + r,
+                        col,
+                        value,
+                    });
+                }
+                out.push(value);
+            }
         }
     }
-    out
+    Ok(out)
 }

@@ -107,7 +107,7 @@ impl<'a> BandStep<'a> {
 /// Token `j`'s column `a_j = (b_j, 1)` in f64.
 fn column(basis: &Basis, j: u32, a: &mut [f64]) {
     let m = basis.dim();
-    for (x, &b) in a.iter_mut().zip(basis.row(j as usize)) {
+    for (x, &b) in a.iter_mut().zip(basis.token_row(j as usize)) {
         *x = f64::from(b);
     }
     a[m] = 1.0;

@@ -49,6 +49,9 @@ impl Reduction for TailChunks {
         // set is in ascending `q`, so its halves split the light tokens from the heavy ones.
         chunks.reverse();
         while let Some(set) = chunks.pop() {
+            if work.out_of_time() {
+                return;
+            }
             let set: Vec<u32> = set.into_iter().filter(|&t| !work.is_settled(t)).collect();
             if set.len() <= 1 {
                 continue;

@@ -143,7 +143,10 @@ impl<'g> Fused<'g> {
             }
             let g = assignment[j] as usize;
             mass[g] += qj;
-            for (acc, &b) in moment[g * m..(g + 1) * m].iter_mut().zip(basis.row(j)) {
+            for (acc, &b) in moment[g * m..(g + 1) * m]
+                .iter_mut()
+                .zip(basis.token_row(j))
+            {
                 *acc += qj * f64::from(b);
             }
         }
@@ -173,13 +176,13 @@ impl<'g> Fused<'g> {
         let (mut probs, mut rows, mut layout) = (Vec::new(), Vec::<f32>::new(), Vec::new());
         for &j in &self.head {
             probs.push(q[j as usize]);
-            rows.extend_from_slice(basis.row(j as usize));
+            rows.extend_from_slice(basis.token_row(j as usize));
             layout.push(Var::Token(j));
         }
         let own = (!self.in_head(t)).then(|| self.assignment[t as usize] as usize);
         if own.is_some() {
             probs.push(q[t as usize]);
-            rows.extend_from_slice(basis.row(t as usize));
+            rows.extend_from_slice(basis.token_row(t as usize));
             layout.push(Var::Token(t));
         }
         let index = layout
@@ -190,7 +193,7 @@ impl<'g> Fused<'g> {
             let (mut mass, mut moment) = (total, self.moment[g * m..(g + 1) * m].to_vec());
             if own == Some(g) {
                 mass -= q[t as usize];
-                for (acc, &b) in moment.iter_mut().zip(basis.row(t as usize)) {
+                for (acc, &b) in moment.iter_mut().zip(basis.token_row(t as usize)) {
                     *acc -= q[t as usize] * f64::from(b);
                 }
             }
@@ -263,7 +266,7 @@ enum Var {
 /// k-means++ seeding, then Lloyd iterations, on the rows of `basis` (f64 arithmetic).
 fn kmeans(basis: &Basis, groups: usize, seed: u64) -> Vec<u32> {
     let (v, m) = (basis.vocab(), basis.dim());
-    let row = |j: usize| basis.row(j).iter().map(|&b| f64::from(b));
+    let row = |j: usize| basis.token_row(j).iter().map(|&b| f64::from(b));
     let distance = |j: usize, center: &[f64]| -> f64 {
         row(j).zip(center).map(|(b, c)| (b - c) * (b - c)).sum()
     };

@@ -144,9 +144,10 @@ impl<'a> Workspace<'_, 'a> {
         }
     }
 
-    /// Whether the call's deadline has passed: no LP, the backend's or an engine's, may start.
+    /// Whether the call's deadline has passed ([`crate::Budget`]): no backend call starts after
+    /// it, so a reduction should stop planning more.
     pub fn out_of_time(&self) -> bool {
-        self.ledger.out_of_time()
+        self.ledger.budget.expired()
     }
 
     /// The ledger's verifier as a shareable handle (for engines on worker threads).
@@ -173,8 +174,9 @@ impl<'a> Workspace<'_, 'a> {
     }
 
     /// Solves `token` alone with the backend; the verified certificate settles every token it
-    /// covers, a failure leaves `token` undecided. Returns false without a backend (or for a
-    /// token outside the vocabulary).
+    /// covers, a failure leaves `token` undecided. Returns false without a backend, for a token
+    /// outside the vocabulary, or past the call's deadline (the token is then undecided for
+    /// [`crate::UndecidedReason::Budget`]).
     pub fn solve(&mut self, token: u32) -> bool {
         if token as usize >= self.ledger.step.vocab() {
             return false;
@@ -182,7 +184,7 @@ impl<'a> Workspace<'_, 'a> {
         match self.backend.as_deref_mut() {
             Some(backend) => {
                 self.ledger.solve(token, backend);
-                true
+                !self.ledger.budget.expired()
             }
             None => false,
         }

@@ -230,7 +230,7 @@ impl<'b> Pass<'b> {
         for t in 0..len {
             let column = &mut self.x[t * n..(t + 1) * n];
             let mut norm = 1.0;
-            for (c, &b) in column.iter_mut().zip(self.basis.row(start + t)) {
+            for (c, &b) in column.iter_mut().zip(self.basis.token_row(start + t)) {
                 *c = f64::from(b);
                 norm += *c * *c;
             }

@@ -1,31 +1,30 @@
 //! The independent verifier. Every keep or reject the crate reports passed through here. It
 //! recomputes everything from `q`, `tau` and `B` in f64 and shares no code with any solver (only
-//! the basis's own product `B y`, which column generation also uses), so a wrong solver answer
-//! can make a token undecided but never wrongly decided (beyond the stated tolerances).
+//! the basis's own product `B y`, which column generation also uses, and the compensated sums of
+//! `crate::compensated`), so a wrong solver answer can make a token undecided but never wrongly
+//! decided.
+//!
+//! - A keep ([`kept_by`]) is accepted when the dual inequality holds by [`KEEP_MARGIN_TOL`]
+//!   relative to the size of its terms, a margin that exceeds the rounding error of the check.
+//! - A reject ([`rejected_by`]) is accepted only when an exact point of the feasible set provably
+//!   exists next to the point given ([`exact_point_exists`]): no tolerance decides it.
+//!
+//! docs/architecture.md, "Reject certificates" and "Keep certificates", has the arguments.
 
 mod bulk;
+mod exact;
+mod keep;
 mod memo;
+mod reject;
+
+pub use exact::{exact_point_exists, Absorber, Residual};
+pub use keep::{keep_margin, kept_by, KEEP_MARGIN_TOL};
+pub use reject::{rejected_by, ABSORBERS_PER_ROW, BOX_ROUNDING};
 
 pub use bulk::{rejected_by_bulk, BulkError, BULK_MIN_ABSORBER_MASS};
 
 use crate::basis::Basis;
-use crate::certificate::{KeepCertificate, RejectCertificate};
 use crate::step::Step;
-
-/// Relative backward error allowed in a reject certificate's equations: each residual
-/// `|sum_j b_jk d_j|` (and `|sum_j d_j|`) must be at most this times `sum_j |b_jk d_j|`
-/// (resp. `sum_j |d_j|`). A point that passes is exactly feasible for a basis whose changed rows
-/// differ from `B` by at most this relative amount: far below the rounding of f32 logits
-/// (about `1e-7` relative in `q`), and far above f64 summation error (`V * 2^-53` is `3e-11` at
-/// `V = 262144`).
-pub const REJECT_RESIDUAL_TOL: f64 = 1e-9;
-
-/// Relative margin a keep certificate must clear: token `i` is kept only if
-/// `sigma q_i s_i - sum_j q_j g(s_j) > KEEP_MARGIN_TOL * (sigma q_i |s|_i + max(kappa, 1) sum_j q_j |s|_j)`,
-/// where `|s|_j = |b_j|_1 |y|_inf + |y_0|` bounds the size of the terms each `s_j` sums
-/// (`sum_k |b_jk y_k| + |y_0|`). This covers the f64 evaluation error of the check itself with
-/// room to spare and makes the keep hold for every basis within this relative distance of `B`.
-pub const KEEP_MARGIN_TOL: f64 = 1e-9;
 
 /// Why a certificate was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -34,6 +33,14 @@ pub enum CertificateError {
     #[error("dual vector has {got} entries, expected m + 1 = {expected}")]
     /// The dual vector's length is not `m + 1`.
     DualLength {
+        /// Its length.
+        got: usize,
+        /// `m + 1`.
+        expected: usize,
+    },
+    #[error("residual has {got} entries, expected m + 1 = {expected}")]
+    /// A residual handed to [`exact_point_exists`] does not have `m + 1` entries.
+    ResidualLength {
         /// Its length.
         got: usize,
         /// `m + 1`.
@@ -56,15 +63,16 @@ pub enum CertificateError {
         /// Its `p_j = q_j + d_j`.
         p: f64,
     },
-    #[error("row {row}: residual {residual:e} exceeds {REJECT_RESIDUAL_TOL:e} x scale {scale:e}")]
-    /// A residual of the point's equations exceeds the tolerance.
-    Residual {
-        /// The row (`m` for the sum-to-one row).
-        row: usize,
-        /// `|sum_j b_jk d_j|`.
-        residual: f64,
-        /// The row's scale `sum_j |b_jk d_j|`.
-        scale: f64,
+    /// The point's residual could not be proven absorbable by the tokens with box slack: no exact
+    /// point of the feasible set is known to exist near it.
+    #[error(
+        "residual not provably absorbed: it needs {needed:e}, the absorbers certify {capacity:e}"
+    )]
+    NotAbsorbed {
+        /// The size of the residual to absorb (the bound the correction needs).
+        needed: f64,
+        /// What the absorbers' box slack provably covers.
+        capacity: f64,
     },
     #[error("token {0} is not proven: the certificate does not cover it")]
     /// The certificate does not prove this token.
@@ -88,166 +96,6 @@ fn check_vocab(step: &Step, basis: &Basis) -> Result<(), CertificateError> {
             step: step.vocab(),
         })
     }
-}
-
-/// Every token (with `q_j > 0`) that the dual vector proves to be kept, ascending. One pass over
-/// the basis checks all tokens at once.
-pub fn kept_by(
-    step: &Step,
-    basis: &Basis,
-    cert: &KeepCertificate,
-) -> Result<Vec<u32>, CertificateError> {
-    check_vocab(step, basis)?;
-    let m = basis.dim();
-    if cert.y.len() != m + 1 {
-        return Err(CertificateError::DualLength {
-            got: cert.y.len(),
-            expected: m + 1,
-        });
-    }
-    if let Some(k) = cert.y.iter().position(|v| !v.is_finite()) {
-        return Err(CertificateError::NonFinite(k));
-    }
-    if let Some(kept) = memo::lookup(step.id(), basis.id(), &cert.y) {
-        return Ok(kept);
-    }
-    let kept = kept_by_pass(step, basis, &cert.y);
-    memo::store(step.id(), basis.id(), &cert.y, &kept);
-    Ok(kept)
-}
-
-/// The check of [`kept_by`] on a finite `y` of the right length. A first pass bounds the size of
-/// each `s_j` by `|b_j|_1 |y|_inf + |y_0|` (row norms precomputed with the basis), above the
-/// `sum_k |b_jk y_k| + |y_0|` of [`KEEP_MARGIN_TOL`]: a token that clears that margin clears the
-/// stated one. Tokens whose inequality holds but not by the wider margin (marginal ones) get a
-/// second pass with the exact sizes, so the rule is the one [`KEEP_MARGIN_TOL`] states.
-fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
-    let m = basis.dim();
-    let (yb, y0) = (&y[..m], y[m]);
-    let y_max = yb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let (sigma, kappa) = (step.sigma(), step.kappa());
-    let (q, l1) = (step.q(), basis.row_l1());
-    let mut s = vec![0.0; q.len()];
-    basis.dots(yb, &mut s);
-    let (mut total, mut weighted_l1, mut mass) = (0.0f64, 0.0f64, 0.0f64);
-    for ((sj, &qj), &l1j) in s.iter_mut().zip(q).zip(l1) {
-        if qj == 0.0 {
-            continue;
-        }
-        *sj += y0;
-        total += qj * if *sj > 0.0 { kappa * *sj } else { -*sj };
-        weighted_l1 += qj * l1j;
-        mass += qj;
-    }
-    let spread = (y_max * weighted_l1 + y0.abs() * mass) * kappa.max(1.0);
-    // Token i is kept when sigma q_i (s_i - TOL |s|_i) > total + TOL spread.
-    let bar = total + KEEP_MARGIN_TOL * spread;
-    let (mut kept, mut marginal) = (Vec::new(), Vec::new());
-    for (i, ((&si, &qi), &l1i)) in s.iter().zip(q).zip(l1).enumerate() {
-        if qi == 0.0 {
-            continue;
-        }
-        let size = l1i * y_max + y0.abs();
-        if sigma * qi * (si - KEEP_MARGIN_TOL * size) > bar {
-            kept.push(i as u32);
-        } else if sigma * qi * si > total {
-            marginal.push(i as u32);
-        }
-    }
-    if !marginal.is_empty() {
-        kept.extend(marginal_kept(step, basis, y, &s, total, &marginal));
-        kept.sort_unstable();
-    }
-    kept
-}
-
-/// The tokens of `marginal` that clear [`KEEP_MARGIN_TOL`] with the exact term sizes
-/// `sum_k |b_jk y_k| + |y_0|`: one more pass over the basis, only when a dual is that close.
-fn marginal_kept(
-    step: &Step,
-    basis: &Basis,
-    y: &[f64],
-    s: &[f64],
-    total: f64,
-    marginal: &[u32],
-) -> Vec<u32> {
-    let m = basis.dim();
-    let (yb, y0) = (&y[..m], y[m]);
-    let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
-    let size = |j: usize| -> f64 {
-        let row: f64 = basis
-            .row(j)
-            .iter()
-            .zip(yb)
-            .map(|(&b, &v)| (f64::from(b) * v).abs())
-            .sum();
-        row + y0.abs()
-    };
-    let spread: f64 = (0..q.len())
-        .filter(|&j| q[j] > 0.0)
-        .map(|j| q[j] * size(j))
-        .sum::<f64>()
-        * kappa.max(1.0);
-    marginal
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let i = i as usize;
-            let lhs = sigma * q[i] * s[i];
-            lhs - total > KEEP_MARGIN_TOL * (sigma * q[i] * size(i) + spread)
-        })
-        .collect()
-}
-
-/// Every token with `q_j > 0` that the point sets to zero, ascending, after checking that the
-/// point lies in the feasible set (box exactly, equations within [`REJECT_RESIDUAL_TOL`]).
-pub fn rejected_by(
-    step: &Step,
-    basis: &Basis,
-    cert: &RejectCertificate,
-) -> Result<Vec<u32>, CertificateError> {
-    check_vocab(step, basis)?;
-    let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
-    let mut residual = vec![0.0f64; m + 1];
-    let mut scale = vec![0.0f64; m + 1];
-    let mut zeroed = Vec::new();
-    let mut previous: Option<u32> = None;
-    for (pos, &(token, d)) in cert.changes.iter().enumerate() {
-        if previous.is_some_and(|p| token <= p) {
-            return Err(CertificateError::Unordered(pos));
-        }
-        previous = Some(token);
-        let j = token as usize;
-        if j >= q.len() {
-            return Err(CertificateError::TokenOutOfRange(token));
-        }
-        if !d.is_finite() {
-            return Err(CertificateError::NonFinite(pos));
-        }
-        if d < -q[j] || d > kappa * q[j] {
-            return Err(CertificateError::OutOfBox { token, p: q[j] + d });
-        }
-        if d == -q[j] && q[j] > 0.0 {
-            zeroed.push(token);
-        }
-        for (k, &b) in basis.row(j).iter().enumerate() {
-            let term = f64::from(b) * d;
-            residual[k] += term;
-            scale[k] += term.abs();
-        }
-        residual[m] += d;
-        scale[m] += d.abs();
-    }
-    for (row, (&r, &s)) in residual.iter().zip(&scale).enumerate() {
-        if r.abs() > REJECT_RESIDUAL_TOL * s {
-            return Err(CertificateError::Residual {
-                row,
-                residual: r,
-                scale: s,
-            });
-        }
-    }
-    Ok(zeroed)
 }
 
 /// Checks `cert` and that it settles `token`; returns every token it settles the same way

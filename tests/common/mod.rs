@@ -69,12 +69,12 @@ fn with_bottleneck<M: SolverModel>(
         let lhs: Expression = p
             .iter()
             .enumerate()
-            .map(|(j, &v)| f64::from(basis.row(j)[k]) * v)
+            .map(|(j, &v)| f64::from(basis.row(j).unwrap()[k]) * v)
             .sum();
         let rhs: f64 = q
             .iter()
             .enumerate()
-            .map(|(j, &qj)| f64::from(basis.row(j)[k]) * qj)
+            .map(|(j, &qj)| f64::from(basis.row(j).unwrap()[k]) * qj)
             .sum();
         model = model.with(constraint!(lhs == rhs));
     }

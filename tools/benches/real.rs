@@ -357,11 +357,9 @@ fn print_full_basis_solves(step: &Step, full: &Basis) {
             let outcome = decide(step, full, token, Some(&mut highs)).expect("decision");
             let seconds = start.elapsed().as_secs_f64();
             let time = match &outcome {
-                Outcome::Undecided(basis_aware::UndecidedReason::Backend(reason))
-                    if reason.contains("limit") =>
-                {
-                    "limit".to_owned()
-                }
+                Outcome::Undecided(basis_aware::UndecidedReason::Backend(
+                    basis_aware::BackendError::Limit(_),
+                )) => "limit".to_owned(),
                 _ => format!("{seconds:.3}"),
             };
             eprintln!(

@@ -70,7 +70,13 @@ impl Instance {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| Error::safetensors(path, e))?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Checks the bytes of an instance file (`path` names it in errors only): what
+    /// [`Instance::load`] does after reading it, for callers that hold the bytes.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::safetensors(path, e))?;
         let matrix = |name: &str| -> Result<Option<(Vec<f32>, usize, usize)>> {
             let Ok(tensor) = tensors.tensor(name) else {
                 return Ok(None);
@@ -169,7 +175,19 @@ impl Instance {
                 self.steps
             )));
         }
-        Ok(&self.logits[k * self.vocab..(k + 1) * self.vocab])
+        // The fields are public, so they may disagree with each other: out-of-range is an error.
+        let start = k.checked_mul(self.vocab);
+        let end = start.and_then(|s| s.checked_add(self.vocab));
+        start
+            .zip(end)
+            .and_then(|(s, e)| self.logits.get(s..e))
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "step {k} of {} tokens is not within the {} logits the instance holds",
+                    self.vocab,
+                    self.logits.len()
+                ))
+            })
     }
 
     /// The basis: the stored one, or the embedding whole (`svd = None`) or through its top

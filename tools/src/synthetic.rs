@@ -7,7 +7,40 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use basis_aware::{Error, Result};
+
 use crate::instance::{Constraint, Instance};
+
+/// Most f32 entries (`vocab * dim` for the embedding, `steps * vocab` for the logits) a synthetic
+/// instance may have: 2^30, 4 GiB each. Larger requests are refused before anything is allocated.
+pub const MAX_ENTRIES: usize = 1 << 30;
+
+/// Checks the sizes of a [`gaussian_instance`] before anything is allocated: all positive, and
+/// `vocab * dim` and `steps * vocab` within [`MAX_ENTRIES`] (no `usize` overflow).
+///
+/// ```
+/// use basis_aware_tools::synthetic::check_size;
+/// assert!(check_size(100, 4, 2).is_ok());
+/// assert!(check_size(100_000_000_000, 100_000, 1).is_err());
+/// ```
+pub fn check_size(vocab: usize, dim: usize, steps: usize) -> Result<()> {
+    if vocab == 0 || dim == 0 || steps == 0 {
+        return Err(Error::Shape(format!(
+            "a synthetic instance needs vocab, dim and steps >= 1, got {vocab}, {dim}, {steps}"
+        )));
+    }
+    for (what, a, b) in [("vocab x dim", vocab, dim), ("steps x vocab", steps, vocab)] {
+        match a.checked_mul(b) {
+            Some(n) if n <= MAX_ENTRIES => {}
+            _ => {
+                return Err(Error::Shape(format!(
+                    "{what} = {a} x {b} exceeds the {MAX_ENTRIES} entries a synthetic instance may have"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The seeded generator behind every synthetic draw of the tools (instances, the evaluation's
 /// world and fit, the samplers' draws).
@@ -21,7 +54,7 @@ pub fn gaussian(rng: &mut Xoshiro256PlusPlus) -> f64 {
 }
 
 /// `steps` decode steps over a `vocab x dim` Gaussian embedding (entries of variance `1 / dim`),
-/// hidden states of norm about `scale`.
+/// hidden states of norm about `scale`. Sizes a user chose go through [`check_size`] first.
 ///
 /// ```
 /// let instance = basis_aware_tools::synthetic::gaussian_instance(100, 4, 2, 6.0, 1);

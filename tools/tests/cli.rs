@@ -200,6 +200,33 @@ fn bad_input_exits_with_code_2_and_one_line() {
     assert_bad_input(&["truncate"], "INSTANCE");
     assert_bad_input(&["nonsense"], "subcommand");
     assert_bad_input(&[], "subcommand");
+    let huge = scratch("huge.safetensors");
+    assert_bad_input(
+        &[
+            "synth",
+            "--out",
+            path_str(&huge),
+            "--vocab",
+            "100000000000",
+            "--dim",
+            "100000",
+        ],
+        "exceeds",
+    );
+    // W near f32::MAX: its SVD basis would hold an infinity.
+    let overflow = scratch("overflow.safetensors");
+    Instance {
+        logits: vec![0.0, 1.0, 2.0],
+        steps: 1,
+        vocab: 3,
+        constraint: Constraint::Embedding(vec![3e38, 3e38, 1.0, 0.0, 0.0, 2.0], 2),
+    }
+    .save(&overflow)
+    .unwrap();
+    assert_bad_input(
+        &["truncate", path_str(&overflow), "--svd", "1"],
+        "svd basis",
+    );
 
     let mut nan = gaussian_instance(30, 3, 1, 4.0, 2);
     nan.logits[4] = f32::NAN;

@@ -37,6 +37,7 @@ pub fn run(args: Args) -> Result<(), String> {
     if vocab == 0 || dim == 0 || steps == 0 || !(scale.is_finite() && scale > 0.0) {
         return Err("synth needs vocab, dim and steps >= 1 and a positive finite scale".into());
     }
+    synthetic::check_size(vocab, dim, steps).map_err(|e| e.to_string())?;
     let instance = synthetic::gaussian_instance(vocab, dim, steps, scale, seed);
     instance.save(&out).map_err(|e| e.to_string())?;
     println!("wrote {out}: {steps} steps, vocabulary {vocab}, hidden size {dim}, seed {seed}");

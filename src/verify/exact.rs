@@ -1,0 +1,369 @@
+//! The exact-feasibility criterion behind every reject (docs/architecture.md, "Reject
+//! certificates"): a computed point `p = q + d` is accepted only when a correction `delta`, moving
+//! each absorber `j` by at most its box slack `s_j`, provably removes the exact residual
+//! `r = A d` (`a_j = (b_j, 1)`), so that `p + delta` is an exact point of the feasible set. No
+//! tolerance decides anything: rounding enters only through rigorous bounds.
+//!
+//! With `D = diag(s_j)` over the absorbers `S`, any invertible `L` and `G_L = L A_S D^2 A_S^T
+//! L^T`, the correction `delta = D^2 A_S^T L^T G_L^{-1} (-L r)` solves `A_S delta = -r` and has
+//! `|delta_j| <= s_j |L r|_2 / sqrt(lambda_min(G_L))`. So `|L r|_2 <= sqrt(lambda_min(G_L))`
+//! suffices. `L` is `R^{-T}` for a floating-point QR factor `R` of `D A_S^T` (Givens rotations, largest
+//! rows first), which makes `G_L` close to the identity; `lambda_min(G_L)` is then bounded below by Gershgorin's
+//! theorem on the computed `G_L`, minus a bound on its rounding (Weyl's inequality). `L` is any
+//! lower-triangular matrix with a positive diagonal: its rounding needs no analysis, because the
+//! argument holds for the matrix actually used.
+//!
+//! Rows of `[B 1]` that are exactly zero, or exact multiples of an earlier row, over every token
+//! that moves (the point's changes and the absorbers) are dropped: the correction satisfies them
+//! whenever it satisfies the row they are a multiple of. Rank-deficient structure that is not of
+//! that form leaves `G` singular and the point refused (undecided), never accepted.
+
+use super::CertificateError;
+use crate::basis::Basis;
+use crate::compensated::{gamma, Dot2, ETA, U};
+
+/// A computed residual `sum_j d_j a_j` (`a_j = (b_j, 1)`) of a point's changes `d`, with a
+/// componentwise bound on its rounding error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residual {
+    /// `m + 1` entries: one per basis column, then the sum row.
+    pub value: Vec<f64>,
+    /// `|exact_k - value_k| <= bound_k` for every row `k`.
+    pub bound: Vec<f64>,
+}
+
+impl Residual {
+    /// The residual of the changes `(token, d_j)` (tokens in range), summed with compensated
+    /// dot products (`crate::compensated::Dot2`): accurate to about `u |r| + n^2 u^2 sum |b_jk
+    /// d_j|`, so the large cancelling moves of other tokens cannot hide a small token's own term.
+    pub fn of_changes(basis: &Basis, changes: &[(u32, f64)]) -> Self {
+        let m = basis.dim();
+        let mut rows = vec![Dot2::default(); m + 1];
+        for &(token, d) in changes {
+            for (acc, &b) in rows.iter_mut().zip(basis.token_row(token as usize)) {
+                acc.add_product(f64::from(b), d);
+            }
+            rows[m].add(d);
+        }
+        Self {
+            value: rows.iter().map(Dot2::value).collect(),
+            bound: rows.iter().map(Dot2::error_bound).collect(),
+        }
+    }
+
+    /// Whether the residual is exactly zero (every entry and every bound zero).
+    pub fn is_exactly_zero(&self) -> bool {
+        self.value.iter().chain(&self.bound).all(|&v| v == 0.0)
+    }
+}
+
+/// A token that may absorb the residual: its probability can move by `slack` either way without
+/// leaving its box `[0, sigma q_j]` (a lower bound on the true room, after rounding).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Absorber {
+    /// The token.
+    pub token: u32,
+    /// How far its probability may move either way (`> 0`, rounded down).
+    pub slack: f64,
+}
+
+/// Whether a correction of at most `slack` on each absorber provably cancels the exact residual
+/// that `residual` encloses, on every row of `[B 1]` (see the module documentation). `moved`
+/// lists the tokens whose changes produced the residual: rows are dropped as dependent only when
+/// they are exact multiples over `moved` and the absorbers together.
+///
+/// `Ok(())` proves that the point the residual belongs to is an exact point of the feasible set
+/// once corrected (the tokens it zeroes untouched, as long as no absorber is one of them).
+pub fn exact_point_exists(
+    basis: &Basis,
+    residual: &Residual,
+    moved: &[u32],
+    absorbers: &[Absorber],
+) -> Result<(), CertificateError> {
+    let m = basis.dim();
+    if residual.value.len() != m + 1 || residual.bound.len() != m + 1 {
+        return Err(CertificateError::ResidualLength {
+            got: residual.value.len().min(residual.bound.len()),
+            expected: m + 1,
+        });
+    }
+    if let Some(a) = absorbers.iter().find(|a| a.token as usize >= basis.vocab()) {
+        return Err(CertificateError::TokenOutOfRange(a.token));
+    }
+    if let Some(&t) = moved.iter().find(|&&t| t as usize >= basis.vocab()) {
+        return Err(CertificateError::TokenOutOfRange(t));
+    }
+    if residual
+        .value
+        .iter()
+        .chain(&residual.bound)
+        .any(|v| !v.is_finite())
+    {
+        return Err(CertificateError::NotAbsorbed {
+            needed: f64::INFINITY,
+            capacity: 0.0,
+        });
+    }
+    if residual.is_exactly_zero() {
+        return Ok(());
+    }
+    let smax = absorbers
+        .iter()
+        .map(|a| a.slack)
+        .filter(|s| s.is_finite())
+        .fold(0.0f64, f64::max);
+    if smax <= 0.0 {
+        return Err(CertificateError::NotAbsorbed {
+            needed: norm(&residual.value),
+            capacity: 0.0,
+        });
+    }
+    // Slacks scaled by a power of two (exact) so the largest is about one; those far below it
+    // would only underflow in the squares, and dropping an absorber is always safe.
+    let slack_exp = exponent(smax);
+    let slack_scale = pow2(-slack_exp);
+    let absorbers: Vec<Absorber> = absorbers
+        .iter()
+        .filter(|a| a.slack.is_finite() && a.slack > 0.0)
+        .map(|a| Absorber {
+            token: a.token,
+            slack: a.slack * slack_scale,
+        })
+        .filter(|a| a.slack >= MIN_SCALED_SLACK)
+        .collect();
+    let rows = independent_rows(basis, moved, &absorbers);
+    let n = rows.len();
+    // Each kept row scaled by a power of two so its largest absorber entry is about one.
+    let row_scale: Vec<f64> = rows
+        .iter()
+        .map(|&k| {
+            let largest = absorbers
+                .iter()
+                .map(|a| entry(basis, a.token, k).abs())
+                .fold(0.0f64, f64::max);
+            if largest > 0.0 {
+                pow2(-exponent(largest))
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let column = |token: u32, v: &mut [f64]| {
+        for ((vk, &k), &p) in v.iter_mut().zip(&rows).zip(&row_scale) {
+            *vk = p * entry(basis, token, k);
+        }
+    };
+    // R with R^T R = sum_j s_j^2 v_j v_j^T, by Givens rotations of the rows s_j v_j into R, the
+    // largest first: slacks span tens of orders of magnitude on peaked steps, and this graded
+    // order keeps the small directions that the Gram matrix's rounding would erase. R only
+    // shapes L; nothing below relies on its accuracy.
+    let mut order: Vec<usize> = (0..absorbers.len()).collect();
+    let mut v = vec![0.0; n];
+    let weighted_norm = |a: &Absorber, v: &mut [f64]| {
+        column(a.token, v);
+        a.slack * norm(v)
+    };
+    let norms: Vec<f64> = absorbers.iter().map(|a| weighted_norm(a, &mut v)).collect();
+    order.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]));
+    let mut r = vec![0.0; n * n];
+    for &i in &order {
+        column(absorbers[i].token, &mut v);
+        v.iter_mut().for_each(|x| *x *= absorbers[i].slack);
+        rotate_into(&mut r, n, &mut v);
+    }
+    let refused = || CertificateError::NotAbsorbed {
+        needed: norm(&residual.value),
+        capacity: 0.0,
+    };
+    let l = upper_inverse_transposed(&r, n).ok_or_else(refused)?;
+    let l_frobenius = l.iter().map(|x| x * x).sum::<f64>().sqrt() * (1.0 + gamma(n * n + 1));
+    // G1 = sum_j s_j^2 c_j c_j^T with c_j = L v_j by compensated dot products, and the bound on
+    // |G_L - G1|_2.
+    let mut g1 = vec![0.0; n * n];
+    let mut c = vec![0.0; n];
+    let (mut cross, mut trace) = (0.0f64, 0.0f64);
+    let gn = gamma(n + 1);
+    for a in &absorbers {
+        column(a.token, &mut v);
+        for k in 0..n {
+            let mut dot = Dot2::default();
+            for j in 0..=k {
+                dot.add_product(l[k * n + j], v[j]);
+            }
+            c[k] = dot.value();
+        }
+        let v_norm = norm(&v);
+        let c_norm = norm(&c);
+        // Dot2's bound, u |c_k| + gamma_n^2 |L_k| |v|, summed over k with Cauchy-Schwarz.
+        let g =
+            2.0 * (U * c_norm + gn * gn * l_frobenius * v_norm + (n as f64).powf(1.5) * 4.0 * ETA);
+        let w = a.slack * a.slack;
+        cross += w * (2.0 * g * c_norm + g * g);
+        trace += w * c_norm * c_norm;
+        for k in 0..n {
+            let wk = w * c[k];
+            for j in 0..=k {
+                g1[k * n + j] += wk * c[j];
+            }
+        }
+    }
+    let count = absorbers.len();
+    let g1_error =
+        2.0 * (cross + gamma(count + 4) * trace + (4 * count * n) as f64 * ETA) * (1.0 + 1e-9);
+    // Gershgorin: lambda_min(G1) >= min_i (G1_ii - sum_{k != i} |G1_ik|), less that sum's own
+    // rounding.
+    let mut lambda = f64::INFINITY;
+    for i in 0..n {
+        let off: f64 = (0..n)
+            .filter(|&k| k != i)
+            .map(|k| g1[i.max(k) * n + i.min(k)].abs())
+            .sum();
+        let diag = g1[i * n + i];
+        let disc = diag - off - 2.0 * gn * (diag.abs() + off);
+        lambda = lambda.min(disc);
+    }
+    let lambda = lambda - g1_error;
+    // The residual through L: t = fl(L P r~), and a bound on |L P r - t| (r the exact residual).
+    let w: Vec<f64> = rows
+        .iter()
+        .zip(&row_scale)
+        .map(|(&k, &p)| p * residual.value[k])
+        .collect();
+    let ew: Vec<f64> = rows
+        .iter()
+        .zip(&row_scale)
+        .map(|(&k, &p)| p * residual.bound[k] + ETA)
+        .collect();
+    let (mut t_sq, mut e_sq) = (0.0f64, 0.0f64);
+    for k in 0..n {
+        let row = &l[k * n..k * n + k + 1];
+        let mut dot = Dot2::default();
+        for (a, b) in row.iter().zip(&w) {
+            dot.add_product(*a, *b);
+        }
+        let t = dot.value();
+        let carried: f64 = row.iter().zip(&ew).map(|(a, b)| a.abs() * b).sum();
+        let e = dot.error_bound() + 2.0 * (carried * (1.0 + gn) + 2.0 * n as f64 * ETA);
+        t_sq += t * t;
+        e_sq += e * e;
+    }
+    let needed = (t_sq.sqrt() + e_sq.sqrt()) * (1.0 + gamma(2 * n + 4)) * pow2(-slack_exp);
+    let capacity = if lambda > 0.0 {
+        (lambda * (1.0 - 4.0 * U)).sqrt() * (1.0 - 2.0 * U)
+    } else {
+        0.0
+    };
+    if needed.is_finite() && needed <= capacity && capacity > 0.0 {
+        Ok(())
+    } else {
+        Err(CertificateError::NotAbsorbed { needed, capacity })
+    }
+}
+
+/// Scaled slacks below this (relative to the largest, about one) are dropped: their squares would
+/// approach the subnormal range, and they add nothing measurable to `G`.
+const MIN_SCALED_SLACK: f64 = 1e-150;
+
+/// Entry `k` of `a_j = (b_j, 1)`.
+fn entry(basis: &Basis, token: u32, k: usize) -> f64 {
+    let row = basis.token_row(token as usize);
+    row.get(k).map_or(1.0, |&b| f64::from(b))
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// The exponent `e` with `2^e <= x < 2^(e+1)`, for finite `x > 0` (clamped to the normal range).
+fn exponent(x: f64) -> i32 {
+    if x >= f64::MIN_POSITIVE {
+        ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023
+    } else {
+        -1022
+    }
+}
+
+/// `2^e`, exact, for `e` in `-1022..=1023`.
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((e.clamp(-1022, 1023) + 1023) as u64) << 52)
+}
+
+/// The rows of `[B 1]` (basis columns `0..m`, then the sum row `m`) kept for the criterion: the
+/// sum row, then every basis column that is neither zero nor an exact multiple of a row kept
+/// before it over the tokens of `moved` and `absorbers`. Products of two f32 entries are exact in
+/// f64, so the cross-multiplied test `b_jk b_il == b_ik b_jl` decides proportionality exactly.
+fn independent_rows(basis: &Basis, moved: &[u32], absorbers: &[Absorber]) -> Vec<usize> {
+    let m = basis.dim();
+    let mut tokens: Vec<u32> = moved
+        .iter()
+        .copied()
+        .chain(absorbers.iter().map(|a| a.token))
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    let value = |j: u32, k: usize| f64::from(basis.token_row(j as usize)[k]);
+    // Kept basis columns with their pivot token (one where the column is nonzero).
+    let mut kept: Vec<(usize, u32)> = Vec::new();
+    for k in 0..m {
+        let Some(&pivot) = tokens.iter().find(|&&j| value(j, k) != 0.0) else {
+            continue;
+        };
+        let constant = tokens.iter().all(|&j| value(j, k) == value(pivot, k));
+        if constant {
+            continue;
+        }
+        let multiple = kept.iter().any(|&(l, i)| {
+            let (bik, bil) = (value(i, k), value(i, l));
+            tokens
+                .iter()
+                .all(|&j| value(j, k) * bil == bik * value(j, l))
+        });
+        if !multiple {
+            kept.push((k, pivot));
+        }
+    }
+    let mut rows: Vec<usize> = kept.into_iter().map(|(k, _)| k).collect();
+    rows.push(m);
+    rows
+}
+
+/// Rotates the row `v` into the upper-triangular `r` (row-major `n x n`) with Givens rotations,
+/// so that `R^T R` gains `v v^T`; `v` is consumed.
+fn rotate_into(r: &mut [f64], n: usize, v: &mut [f64]) {
+    for k in 0..n {
+        if v[k] == 0.0 {
+            continue;
+        }
+        let (a, b) = (r[k * n + k], v[k]);
+        let h = a.hypot(b);
+        let (cos, sin) = (a / h, b / h);
+        r[k * n + k] = h;
+        v[k] = 0.0;
+        for j in k + 1..n {
+            let (x, y) = (r[k * n + j], v[j]);
+            r[k * n + j] = cos * x + sin * y;
+            v[j] = cos * y - sin * x;
+        }
+    }
+}
+
+/// `L = R^{-T}` for the upper-triangular `r` (row-major `n x n`): lower triangular, upper part
+/// exactly zero; `None` when a diagonal entry is not positive or anything is not finite.
+fn upper_inverse_transposed(r: &[f64], n: usize) -> Option<Vec<f64>> {
+    if (0..n).any(|i| !(r[i * n + i] > 0.0 && r[i * n + i].is_finite())) {
+        return None;
+    }
+    // R^T X = I by forward substitution, column by column; (R^T)_{ip} = r[p][i].
+    let mut x = vec![0.0; n * n];
+    for col in 0..n {
+        for i in col..n {
+            let mut sum = if i == col { 1.0 } else { 0.0 };
+            for p in col..i {
+                sum -= r[p * n + i] * x[p * n + col];
+            }
+            x[i * n + col] = sum / r[i * n + i];
+        }
+    }
+    let ok = x.iter().all(|v| v.is_finite()) && (0..n).all(|i| x[i * n + i] > 0.0);
+    ok.then_some(x)
+}
