@@ -82,6 +82,8 @@ pub struct BandStep<'a> {
     pub sizes: Vec<usize>,
     /// Columns added per failed Farkas vector.
     pub grow: usize,
+    /// Each token's position in `order` (`u32::MAX` outside it).
+    position: Vec<u32>,
     basis: &'a Basis,
 }
 
@@ -95,10 +97,15 @@ impl<'a> BandStep<'a> {
             .iter()
             .map(|&h| h.clamp(1, order.len().max(1)))
             .collect();
+        let mut position = vec![u32::MAX; step.vocab()];
+        for (k, &j) in order.iter().enumerate() {
+            position[j as usize] = k as u32;
+        }
         Self {
             order,
             sizes,
             grow,
+            position,
             basis: checker.basis(),
         }
     }
@@ -230,15 +237,20 @@ impl BandEngine {
         out: &mut Vec<Verified>,
     ) {
         let step = checker.step();
-        let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
+        let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
         let r = basis.dim() + 1;
         let sizes = &band.sizes;
         self.stats.asked += 1;
         let ti = t as usize;
+        // The point of `P_t` itself: `sum_{j != t} d_j a_j = q_t a_t` with `d_t = -q_t`, the
+        // token's own column (when in the head) fixed at zero. No rescaling afterwards, so the
+        // columns at a bound stay there, and the verifier's absorbers are only the basic ones.
         column(basis, t, &mut self.rhs);
-        let scale = sigma * q[ti];
+        let scale = q[ti];
         self.rhs.iter_mut().for_each(|x| *x *= scale);
+        let own = band.position[ti];
+        let own = (own != u32::MAX).then_some(own as usize);
         let mut full_miss: Option<Vec<f64>> = None;
         for k in 0..sizes.len() {
             if k > 0 && sizes[k] <= sizes[k - 1] {
@@ -264,12 +276,12 @@ impl BandEngine {
                 }
             }
             let lp = self.tiers[k].as_mut().expect("built above");
-            let answer = lp.solve(&self.rhs);
+            let own_col = own.filter(|&j| j < lp.len());
+            let answer = solve_without(lp, &self.rhs, own_col, &mut self.point);
             self.stats.lp_time += clock.elapsed();
             match answer {
                 HeadAnswer::Feasible => {
-                    lp.point(&mut self.point);
-                    let cert = reject_point(lp.tokens(), &self.point, t, q, sigma, kappa);
+                    let cert = reject_point(lp.tokens(), &self.point, t, q, kappa);
                     self.submit(checker, Certificate::Reject(cert), k, false, out);
                     return;
                 }
@@ -283,6 +295,7 @@ impl BandEngine {
                             &y,
                             &self.head_cols,
                             &band.order[..n],
+                            t,
                             q,
                             &self.rhs,
                             kappa,
@@ -305,7 +318,7 @@ impl BandEngine {
                 HeadAnswer::Stalled => {}
             }
         }
-        self.grow(band, checker, t, full_miss, out);
+        self.grow(band, checker, t, own, full_miss, out);
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }
@@ -342,11 +355,12 @@ impl BandEngine {
         band: &BandStep<'_>,
         checker: &Checker<'_, '_>,
         t: u32,
+        own: Option<usize>,
         full_miss: Option<Vec<f64>>,
         out: &mut Vec<Verified>,
     ) {
         let step = checker.step();
-        let (q, sigma, kappa) = (step.q(), step.sigma(), step.kappa());
+        let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
         let m = basis.dim();
         let Some(base) = self.tiers.iter().rev().find_map(Option::as_ref) else {
@@ -355,9 +369,10 @@ impl BandEngine {
         let mut lp = self.grown.take().unwrap_or_else(|| base.clone());
         lp.clone_from(base);
         lp.stats = HeadStats::default();
+        let own = own.filter(|&j| j < lp.len());
         let mut y = match full_miss {
             Some(y) => Some(y),
-            None => match lp.solve(&self.rhs) {
+            None => match solve_without(&mut lp, &self.rhs, own, &mut self.point) {
                 HeadAnswer::Infeasible => Some(lp.farkas().to_vec()),
                 _ => None,
             },
@@ -370,7 +385,7 @@ impl BandEngine {
             basis.dots(&yv[..m], &mut self.s);
             self.scores.clear();
             for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
-                if self.in_head[j] || qj == 0.0 {
+                if self.in_head[j] || qj == 0.0 || j == t as usize {
                     continue;
                 }
                 let sj = sj + yv[m];
@@ -398,12 +413,11 @@ impl BandEngine {
             }
             self.stats.price_time += clock.elapsed();
             let clock = Instant::now();
-            let answer = lp.solve(&self.rhs);
+            let answer = solve_without(&mut lp, &self.rhs, own, &mut self.point);
             self.stats.lp_time += clock.elapsed();
             match answer {
                 HeadAnswer::Feasible => {
-                    lp.point(&mut self.point);
-                    let cert = reject_point(lp.tokens(), &self.point, t, q, sigma, kappa);
+                    let cert = reject_point(lp.tokens(), &self.point, t, q, kappa);
                     self.submit(checker, Certificate::Reject(cert), last, false, out);
                 }
                 HeadAnswer::Infeasible => {
@@ -441,7 +455,7 @@ impl BandEngine {
 }
 
 /// Whether the Farkas vector `y` can still keep its token once the head columns `cols` are
-/// counted: `y . rhs > sum_j q_j g(a_j . y)` (`rhs = sigma q_t a_t`). The tokens outside them
+/// counted: `y . rhs > sum_{j != t} q_j g(a_j . y)` (`rhs = q_t a_t`). The tokens outside them
 /// only add to the right side, so a vector that fails here fails over the vocabulary, and the
 /// next tier is tried without a pass over it. Not a proof of anything.
 #[allow(clippy::too_many_arguments)]
@@ -449,6 +463,7 @@ fn screen(
     y: &[f64],
     cols: &[f64],
     order: &[u32],
+    t: u32,
     q: &[f64],
     rhs: &[f64],
     kappa: f64,
@@ -462,39 +477,49 @@ fn screen(
     let total: f64 = order
         .iter()
         .zip(scratch.iter())
+        .filter(|(&j, _)| j != t)
         .map(|(&j, &sj)| q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj })
         .sum();
     total < lhs
 }
 
-/// The reject point of token `t` from a point `d` of the head zonotope representing
-/// `sigma q_t a_t`: with `x_t = d_t / q_t` (zero when `t` is not in the head), `d_j / (sigma -
-/// x_t)` for the other head tokens and `-q_t` for `t` (METHOD.md, "One body per step").
-fn reject_point(
-    tokens: &[u32],
-    d: &[f64],
-    t: u32,
-    q: &[f64],
-    sigma: f64,
-    kappa: f64,
-) -> RejectCertificate {
-    let qt = q[t as usize];
-    let x_t = tokens
-        .iter()
-        .zip(d)
-        .find(|(&j, _)| j == t)
-        .map_or(0.0, |(_, &dt)| dt / qt);
-    let shrink = sigma - x_t;
+/// Solves `lp` for `rhs` with column `own` (the asked token's, when it is a column) fixed at
+/// zero, reading a feasible point into `point` before the bounds are restored.
+fn solve_without(
+    lp: &mut HeadLp,
+    rhs: &[f64],
+    own: Option<usize>,
+    point: &mut Vec<f64>,
+) -> HeadAnswer {
+    let saved = own.map(|j| {
+        let bounds = lp.bounds(j);
+        lp.set_bounds(j, 0.0, 0.0);
+        (j, bounds)
+    });
+    let answer = lp.solve(rhs);
+    if answer == HeadAnswer::Feasible {
+        lp.point(point);
+    }
+    if let Some((j, (lower, upper))) = saved {
+        lp.set_bounds(j, lower, upper);
+    }
+    answer
+}
+
+/// The reject point of token `t` from a point `d` of the head LP with `t`'s own column (if
+/// any) fixed at zero: `d_j` for the other head tokens and `-q_t` for `t` (a point of `P_t`:
+/// `sum_{j != t} d_j a_j = q_t a_t`).
+fn reject_point(tokens: &[u32], d: &[f64], t: u32, q: &[f64], kappa: f64) -> RejectCertificate {
     let mut changes: Vec<(u32, f64)> = tokens
         .iter()
         .zip(d)
         .filter(|(&j, &dj)| j != t && dj != 0.0)
         .map(|(&j, &dj)| {
             let qj = q[j as usize];
-            (j, (dj / shrink).clamp(-qj, kappa * qj))
+            (j, dj.clamp(-qj, kappa * qj))
         })
         .collect();
-    changes.push((t, -qt));
+    changes.push((t, -q[t as usize]));
     changes.sort_unstable_by_key(|c| c.0);
     RejectCertificate { changes }
 }

@@ -261,6 +261,34 @@ impl HeadLp {
         &self.cols[j * self.rows..(j + 1) * self.rows]
     }
 
+    /// The bounds of column `j`.
+    pub fn bounds(&self, j: usize) -> (f64, f64) {
+        (self.lower[j], self.upper[j])
+    }
+
+    /// Changes the bounds of column `j` (`lower <= upper`). The basis stays dual feasible: a
+    /// nonbasic column moves to the new bound its reduced cost points to, a basic one may now
+    /// be primal infeasible, which the next solve repairs.
+    pub fn set_bounds(&mut self, j: usize, lower: f64, upper: f64) {
+        let before = (!self.is_basic[j]).then(|| self.nonbasic_value(j));
+        self.lower[j] = lower;
+        self.upper[j] = upper;
+        if let Some(old) = before {
+            self.at_upper[j] = self.reduced[j] < 0.0;
+            let step = self.nonbasic_value(j) - old;
+            if step != 0.0 {
+                let r = self.rows;
+                for (s, &a) in self
+                    .nonbasic_sum
+                    .iter_mut()
+                    .zip(&self.cols[j * r..(j + 1) * r])
+                {
+                    *s += a * step;
+                }
+            }
+        }
+    }
+
     fn nonbasic_value(&self, j: usize) -> f64 {
         if self.at_upper[j] {
             self.upper[j]

@@ -42,6 +42,13 @@ fn main() {
         }
     }
     let (w, d) = w.expect("embedding");
+    if let Some(file) = std::env::var("PROBE_SEQ")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        sequence(&files[file], &dir);
+        return;
+    }
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
     let h: Vec<f32> = (0..d)
@@ -145,4 +152,42 @@ fn unembed(w: &[f32], h: &[f32]) -> Vec<f32> {
             lanes.iter().sum()
         })
         .collect()
+}
+
+/// The consecutive steps of one prompt under eta through one `BandLp`: how many of each step's
+/// keeps the duals carried from the step before settle (the pool's hit rate step to step).
+fn sequence(file: &std::path::Path, dir: &std::path::Path) {
+    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+    let instance = Instance::load(file).expect("instance");
+    let mut band = BandLp::default();
+    for k in 0..instance.steps {
+        let logits = instance.step_logits(k).expect("step").to_vec();
+        let start = Instant::now();
+        let mut pipeline: Vec<Box<dyn Reduction + '_>> = vec![
+            Box::new(BulkRejects::default()),
+            Box::new(&mut band),
+            Box::new(HeadKeeps),
+            Box::new(TailChunks),
+            Box::new(EachToken),
+        ];
+        let m = truncate_with(
+            &logits,
+            &basis,
+            &Rule::Eta(9e-4),
+            Some(&mut SimplexBackend::default()),
+            &mut pipeline,
+        )
+        .expect("mask");
+        drop(pipeline);
+        let r = &band.report;
+        eprintln!(
+            "seq {} step {k}: {:.1} ms, dual keeps {}, pool tried {} hits {} kept {}",
+            file.display(),
+            start.elapsed().as_secs_f64() * 1e3,
+            m.counts.dual_kept,
+            r.pool_tried,
+            r.pool_hits,
+            r.pool_kept
+        );
+    }
 }
