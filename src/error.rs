@@ -89,10 +89,11 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
-    /// A model file could not be loaded or run (wrong architecture, missing tensor or metadata,
-    /// an engine error during a forward pass).
-    #[error("model: {0}")]
-    Model(String),
+    /// candle failed on a logits tensor ([`crate::filter::candle`]: reading it to the host or
+    /// writing the mask back on its device).
+    #[cfg(feature = "candle")]
+    #[error("candle: {0}")]
+    Candle(#[source] Arc<candle_core::Error>),
 }
 
 /// Two errors are equal when they are the same variant with the same message: every field of

@@ -53,6 +53,8 @@ pub mod reduction;
 mod rule;
 mod sample;
 mod step;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
 #[cfg(feature = "proptest")]
 pub mod testing;
 mod truncate;

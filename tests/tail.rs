@@ -177,14 +177,11 @@ proptest! {
     /// the fix, whole masks came back undecided (1,997 of 1,999 tokens below `tau` on
     /// `gaussian_instance(2000, 16, 2, 120.0, 1)`, step 1).
     ///
-    /// Ignored since the exact reject criterion (issue 12): on these steps the slacks of the
-    /// `m + 1` strongest absorbers span more orders of magnitude than f64 can certify a
-    /// correction across (the preconditioned Gram matrix is not close to the identity), so the
-    /// rejects the old relative test accepted, unproven, are now refused: 305 of 308 tokens
-    /// below `tau` undecided on the first case. A graded (double-double) certification would
-    /// recover them; run with `--ignored` to measure.
+    /// These steps are also where the exact reject criterion's Gram test cannot certify (the
+    /// slacks of the strongest absorbers span more orders of magnitude than f64 resolves), so
+    /// their rejects rest on the square-system test (`verify/square.rs`); without it, 305 of 308
+    /// tokens below `tau` were undecided on the first case.
     #[test]
-    #[ignore = "exact rejects on q spanning > 16 orders among the top m + 1 tokens need a graded certification"]
     fn tokens_far_below_the_solver_tolerance_are_still_decided(
         seed in any::<u64>(),
         vocab in 300usize..900,

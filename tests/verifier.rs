@@ -322,3 +322,37 @@ fn a_verified_dual_is_remembered_only_for_its_own_step_and_basis() {
         assert_eq!(kept_by(&steps[s], &bases[b], &y).unwrap(), expected[e]);
     }
 }
+
+/// Slacks spanning sixty orders of magnitude (a dominant token, then `1e-30` and `1e-60`): too
+/// graded for the Gram test, so the square system decides, exactly at its boundary. The
+/// correction this residual needs moves only the weakest absorber, by `1e-61` (within its slack
+/// of `1e-60`) or by `1e-59` (beyond it: no exact point is known, so the point is refused).
+#[test]
+fn a_graded_residual_is_absorbed_exactly_up_to_the_weakest_slack() {
+    let rows = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];
+    let basis = Basis::explicit(MatrixView::new(&rows, 3, 2).unwrap()).unwrap();
+    let absorbers = [
+        Absorber {
+            token: 0,
+            slack: 1.0,
+        },
+        Absorber {
+            token: 1,
+            slack: 1e-30,
+        },
+        Absorber {
+            token: 2,
+            slack: 1e-60,
+        },
+    ];
+    // a_2 = (1, 1, 1): the residual a_2 x_2 needs exactly x_2 from the weakest absorber.
+    let residual = |x2: f64| Residual {
+        value: vec![x2, x2, x2],
+        bound: vec![0.0; 3],
+    };
+    assert!(exact_point_exists(&basis, &residual(1e-61), &[], &absorbers).is_ok());
+    assert!(matches!(
+        exact_point_exists(&basis, &residual(1e-59), &[], &absorbers),
+        Err(CertificateError::NotAbsorbed { .. })
+    ));
+}

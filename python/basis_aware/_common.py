@@ -1,8 +1,9 @@
-"""What the engine processors share: argument checks and per-step seeds."""
+"""What the engine processors share: their state (one ``Bat``, the mode, the seed), argument
+checks, per-step seeds and the row handling."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -39,11 +40,6 @@ def basis_from_weight(weight: np.ndarray, svd: Optional[int]) -> Basis:
     return Basis.svd(weight, svd) if svd else Basis.full(weight)
 
 
-def new_bat(basis: Basis, rule: str, backend: str, time_limit: Optional[float],
-            temperature: float) -> Bat:
-    return Bat(basis, rule=rule, backend=backend, time_limit=time_limit, temperature=temperature)
-
-
 def decide_rows(bat: Bat, mode: str, seed: int, scores: np.ndarray, position: int) -> np.ndarray:
     """The processed float32 ``rows x V`` scores: ``mask`` sets every token BAT does not keep to
     ``-inf``; ``sample`` draws one token per row with the lazy sampler and keeps only it."""
@@ -56,3 +52,23 @@ def decide_rows(bat: Bat, mode: str, seed: int, scores: np.ndarray, position: in
         token = bat.sample(scores[row], step_seed(seed, row, position))
         out[row, token] = scores[row, token]
     return out
+
+
+class Processor:
+    """The state of an engine's logits processor: one ``Bat`` per processor (its warm starts
+    carry over between steps), the mode and the seed. ``weight`` is called for ``W`` only when
+    no ``basis`` is given, after the mode is checked, so a bad mode fails before the SVD."""
+
+    def __init__(self, weight: Callable[[], np.ndarray], basis: Optional[Basis], *, rule: str,
+                 svd: Optional[int], mode: str, seed: int, backend: str,
+                 time_limit: Optional[float], temperature: float) -> None:
+        self.mode = check_mode(mode)
+        if basis is None:
+            basis = basis_from_weight(weight(), svd)
+        self.seed = int(seed)
+        self.bat = Bat(basis, rule=rule, backend=backend, time_limit=time_limit,
+                       temperature=temperature)
+
+    def _decide(self, scores: np.ndarray, position: int) -> np.ndarray:
+        """:func:`decide_rows` with this processor's ``Bat``, mode and seed."""
+        return decide_rows(self.bat, self.mode, self.seed, scores, position)

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor
 
-from ._common import basis_from_weight, check_mode, decide_rows, new_bat
-from ._native import Basis, Bat
+from ._common import Processor
+from ._native import Basis
 
 __all__ = ["BatLogitsProcessor", "output_embedding"]
 
@@ -52,7 +52,7 @@ def _host_f32(tensor: Any) -> np.ndarray:
     return tensor.detach().to(device="cpu", dtype=torch.float32).numpy()
 
 
-class BatLogitsProcessor(LogitsProcessor):
+class BatLogitsProcessor(Processor, LogitsProcessor):
     """BAT truncation (``mode="mask"``) or exact BAT sampling (``mode="sample"``) for
     ``model.generate``.
 
@@ -85,17 +85,14 @@ class BatLogitsProcessor(LogitsProcessor):
         time_limit: Optional[float] = None,
         temperature: float = 1.0,
     ) -> None:
-        self.mode = check_mode(mode)
-        given = sum(x is not None for x in (model, weight, basis))
-        if given != 1:
+        if sum(x is not None for x in (model, weight, basis)) != 1:
             raise ValueError("pass exactly one of model, weight or basis")
-        if basis is None:
-            w = output_embedding(model) if model is not None else _host_f32(weight)
-            basis = basis_from_weight(w, svd)
-        self.seed = int(seed)
-        self.bat: Bat = new_bat(basis, rule, backend, time_limit, temperature)
+        super().__init__(
+            lambda: output_embedding(model) if model is not None else _host_f32(weight), basis,
+            rule=rule, svd=svd, mode=mode, seed=seed, backend=backend, time_limit=time_limit,
+            temperature=temperature)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         host = scores.detach().to(device="cpu", dtype=torch.float32).numpy()
-        out = decide_rows(self.bat, self.mode, self.seed, host, int(input_ids.shape[-1]))
+        out = self._decide(host, int(input_ids.shape[-1]))
         return torch.from_numpy(out).to(device=scores.device, dtype=scores.dtype)

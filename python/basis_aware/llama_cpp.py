@@ -27,8 +27,8 @@ from typing import Optional, Union
 import numpy as np
 import numpy.typing as npt
 
-from ._common import basis_from_weight, check_mode, decide_rows, new_bat
-from ._native import Basis, Bat
+from ._common import Processor
+from ._native import Basis
 
 __all__ = ["BatLogitsProcessor", "gguf_output_matrix"]
 
@@ -49,7 +49,7 @@ def gguf_output_matrix(model_path: Union[str, os.PathLike]) -> np.ndarray:
     return np.ascontiguousarray(w.reshape(vocab, hidden), dtype=np.float32)
 
 
-class BatLogitsProcessor:
+class BatLogitsProcessor(Processor):
     """A llama-cpp-python logits processor: ``__call__(input_ids, scores) -> scores``.
 
     Args:
@@ -71,16 +71,13 @@ class BatLogitsProcessor:
         time_limit: Optional[float] = None,
         temperature: float = 1.0,
     ) -> None:
-        self.mode = check_mode(mode)
         if (model_path is None) == (basis is None):
             raise ValueError("pass exactly one of model_path or basis")
-        if basis is None:
-            basis = basis_from_weight(gguf_output_matrix(model_path), svd)
-        self.seed = int(seed)
-        self.bat: Bat = new_bat(basis, rule, backend, time_limit, temperature)
+        super().__init__(
+            lambda: gguf_output_matrix(model_path), basis, rule=rule, svd=svd, mode=mode,
+            seed=seed, backend=backend, time_limit=time_limit, temperature=temperature)
 
     def __call__(
         self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
     ) -> npt.NDArray[np.single]:
-        out = decide_rows(self.bat, self.mode, self.seed, scores[np.newaxis, :], len(input_ids))
-        return out[0]
+        return self._decide(scores[np.newaxis, :], len(input_ids))[0]

@@ -1,7 +1,6 @@
 //! The basis `B` (`V x m`): the linear maps whose expectations the true distribution shares with
 //! the model's (`B^T p* = B^T q`). Built once per model and reused at every decode step.
 
-mod dots;
 mod file;
 mod svd;
 
@@ -134,7 +133,7 @@ impl Basis {
 
     /// `B y` into `out` (`y` of length `m`, `out` of length `V`), accumulated in f64.
     pub(crate) fn dots(&self, y: &[f64], out: &mut [f64]) {
-        dots::row_dots(&self.data, self.dim, y, out)
+        basis_aware_kernels::row_dots(&self.data, self.dim, y, out)
     }
 
     /// `|b_j|_1` for every token.

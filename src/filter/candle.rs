@@ -11,7 +11,7 @@ use super::{FilterReport, TokenFilter};
 use crate::error::{Error, Result};
 
 fn engine_error(e: candle_core::Error) -> Error {
-    Error::Model(e.to_string())
+    Error::Candle(std::sync::Arc::new(e))
 }
 
 /// `logits` (`[V]`, f32, f16, bf16 or f64, on any device) with the tokens `filter` rejects

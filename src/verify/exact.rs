@@ -18,6 +18,7 @@
 //! whenever it satisfies the row they are a multiple of. Rank-deficient structure that is not of
 //! that form leaves `G` singular and the point refused (undecided), never accepted.
 
+use super::square::absorbed_by_square_system;
 use super::CertificateError;
 use crate::basis::Basis;
 use crate::compensated::{gamma, Dot2, ETA, U};
@@ -68,7 +69,9 @@ pub struct Absorber {
 }
 
 /// Whether a correction of at most `slack` on each absorber provably cancels the exact residual
-/// that `residual` encloses, on every row of `[B 1]` (see the module documentation). `moved`
+/// that `residual` encloses, on every row of `[B 1]`: the Gram test of the module documentation,
+/// then, when it cannot certify (slacks spanning too many orders of magnitude), a square system
+/// of absorbers with a verified inverse (`square.rs`). `moved`
 /// lists the tokens whose changes produced the residual: rows are dropped as dependent only when
 /// they are exact multiples over `moved` and the absorbers together.
 ///
@@ -107,6 +110,18 @@ pub fn exact_point_exists(
     if residual.is_exactly_zero() {
         return Ok(());
     }
+    absorbed_by_gram(basis, residual, moved, absorbers).or_else(|gram| {
+        absorbed_by_square_system(basis, residual, moved, absorbers).map_err(|_| gram)
+    })
+}
+
+/// The Gram test of the module documentation: every absorber weighed by its slack.
+fn absorbed_by_gram(
+    basis: &Basis,
+    residual: &Residual,
+    moved: &[u32],
+    absorbers: &[Absorber],
+) -> Result<(), CertificateError> {
     let smax = absorbers
         .iter()
         .map(|a| a.slack)
@@ -265,17 +280,17 @@ pub fn exact_point_exists(
 const MIN_SCALED_SLACK: f64 = 1e-150;
 
 /// Entry `k` of `a_j = (b_j, 1)`.
-fn entry(basis: &Basis, token: u32, k: usize) -> f64 {
+pub(super) fn entry(basis: &Basis, token: u32, k: usize) -> f64 {
     let row = basis.token_row(token as usize);
     row.get(k).map_or(1.0, |&b| f64::from(b))
 }
 
-fn norm(v: &[f64]) -> f64 {
+pub(super) fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
 
 /// The exponent `e` with `2^e <= x < 2^(e+1)`, for finite `x > 0` (clamped to the normal range).
-fn exponent(x: f64) -> i32 {
+pub(super) fn exponent(x: f64) -> i32 {
     if x >= f64::MIN_POSITIVE {
         ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023
     } else {
@@ -284,7 +299,7 @@ fn exponent(x: f64) -> i32 {
 }
 
 /// `2^e`, exact, for `e` in `-1022..=1023`.
-fn pow2(e: i32) -> f64 {
+pub(super) fn pow2(e: i32) -> f64 {
     f64::from_bits(((e.clamp(-1022, 1023) + 1023) as u64) << 52)
 }
 
@@ -292,7 +307,7 @@ fn pow2(e: i32) -> f64 {
 /// sum row, then every basis column that is neither zero nor an exact multiple of a row kept
 /// before it over the tokens of `moved` and `absorbers`. Products of two f32 entries are exact in
 /// f64, so the cross-multiplied test `b_jk b_il == b_ik b_jl` decides proportionality exactly.
-fn independent_rows(basis: &Basis, moved: &[u32], absorbers: &[Absorber]) -> Vec<usize> {
+pub(super) fn independent_rows(basis: &Basis, moved: &[u32], absorbers: &[Absorber]) -> Vec<usize> {
     let m = basis.dim();
     let mut tokens: Vec<u32> = moved
         .iter()

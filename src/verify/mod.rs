@@ -16,6 +16,7 @@ mod exact;
 mod keep;
 mod memo;
 mod reject;
+mod square;
 
 pub use exact::{exact_point_exists, Absorber, Residual};
 pub use keep::{keep_margin, kept_by, KEEP_MARGIN_TOL};

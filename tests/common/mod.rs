@@ -5,9 +5,7 @@
 use basis_aware::{Backend, Basis, Step};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 
-pub mod synthetic;
-
-pub use synthetic::{gaussian_instance, rng};
+pub use basis_aware::synthetic::{self, gaussian_instance, rng};
 
 /// The exported strategies (feature `proptest`) are the tests' instances too.
 #[cfg(feature = "proptest")]

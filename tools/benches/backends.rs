@@ -11,8 +11,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use basis_aware::synthetic::{self, gaussian_instance};
 use basis_aware::{decide, Backend, Basis, Rule, Step};
-use basis_aware_tools::synthetic::{self, gaussian_instance};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
@@ -44,9 +44,7 @@ fn setup() -> Setup {
         ("near_tau", below[0]),
         ("deep_tail", below[below.len() / 2]),
     ];
-    let basis_aware_tools::instance::Constraint::Embedding(w, _) = inst.constraint else {
-        unreachable!()
-    };
+    let w = inst.w;
     let mut rng = synthetic::rng(7);
     let h = (0..HIDDEN)
         .map(|_| synthetic::gaussian(&mut rng) as f32)

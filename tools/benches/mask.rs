@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::{EachToken, HeadKeeps, Reduction, TailChunks};
+use basis_aware::synthetic;
 use basis_aware::{
     decide, sample_step, truncate, truncate_with, Basis, Counts, MatrixView, Rule, SampleBudget,
     Step,
 };
 use basis_aware_tools::instance::{Constraint, Instance};
-use basis_aware_tools::synthetic;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;

@@ -39,9 +39,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic;
 use basis_aware::{decide, sample_step, truncate, Basis, Outcome, Rule, SampleBudget, Step};
 use basis_aware_tools::model::{cached_svd_basis, GgufModel, MODEL_ENV};
-use basis_aware_tools::synthetic;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;

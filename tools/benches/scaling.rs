@@ -22,9 +22,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic::{self, gaussian_instance, Synthetic};
 use basis_aware::{decide, sample_step, truncate, Basis, Rule, SampleBudget, Step};
-use basis_aware_tools::instance::Instance;
-use basis_aware_tools::synthetic::{self, gaussian_instance};
 
 mod common;
 use common::first_draw_below_tau;
@@ -47,7 +46,7 @@ const LAZY_DRAWS: usize = 10;
 
 /// Flat Gaussian steps as in the tables of `docs/performance.md`: logits of standard deviation
 /// about 2.5 whatever the hidden size.
-fn instance(vocab: usize, hidden: usize) -> Instance {
+fn instance(vocab: usize, hidden: usize) -> Synthetic {
     gaussian_instance(vocab, hidden, 1, 2.5 * (hidden as f64).sqrt(), 3)
 }
 

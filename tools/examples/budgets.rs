@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::default_pipeline;
+use basis_aware::synthetic::gaussian_instance;
 use basis_aware::{
     truncate_with_certificates, truncate_within, Budget, Outcome, RejectProof, Rule,
 };
-use basis_aware_tools::synthetic::gaussian_instance;
 
 fn main() -> Result<(), basis_aware::Error> {
     let deadline: f64 = std::env::args()

@@ -10,8 +10,8 @@
 //! Other tokens are checked against good_lp + microlp (`min p_i`), skipping marginal minima.
 
 use basis_aware::backends::SimplexBackend;
+use basis_aware::synthetic::{gaussian, rng as seeded};
 use basis_aware::{decide_tokens, Basis, MatrixView, Outcome, Step};
-use basis_aware_tools::synthetic::{gaussian, rng as seeded};
 use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 use rand::RngExt;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -42,6 +42,11 @@ struct Tally {
     instances: usize,
     decided: usize,
     undecided: usize,
+    /// Undecided tokens whose true minimum mass is within `MARGINAL` of zero (relative to `q`):
+    /// on the boundary, where undecided is the only honest answer (or microlp gave no answer).
+    undecided_marginal: usize,
+    /// Undecided tokens the oracle says are kept (the rest of the non-marginal ones are rejects).
+    undecided_keeps: usize,
     wrong_keeps: usize,
     wrong_rejects: usize,
 }
@@ -80,11 +85,6 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
         if step.above_threshold(i as u32) || step.q()[i] == 0.0 {
             continue;
         }
-        if o.is_undecided() {
-            tally.undecided += 1;
-            continue;
-        }
-        tally.decided += 1;
         let truth_keep = if Some(i) == structural_keep {
             Some(true)
         } else {
@@ -93,6 +93,16 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
                 (rel.abs() > MARGINAL).then_some(rel > 0.0)
             })
         };
+        if o.is_undecided() {
+            tally.undecided += 1;
+            match truth_keep {
+                None => tally.undecided_marginal += 1,
+                Some(true) => tally.undecided_keeps += 1,
+                Some(false) => {}
+            }
+            continue;
+        }
+        tally.decided += 1;
         match (truth_keep, o) {
             (Some(true), Outcome::Reject(_)) => tally.wrong_rejects += 1,
             (Some(false), Outcome::Keep(_)) => tally.wrong_keeps += 1,

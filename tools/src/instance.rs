@@ -30,6 +30,18 @@ pub struct Instance {
     pub constraint: Constraint,
 }
 
+/// The library's synthetic steps ([`basis_aware::synthetic`]), with their embedding.
+impl From<basis_aware::synthetic::Synthetic> for Instance {
+    fn from(s: basis_aware::synthetic::Synthetic) -> Self {
+        Instance {
+            logits: s.logits,
+            steps: s.steps,
+            vocab: s.vocab,
+            constraint: Constraint::Embedding(s.w, s.dim),
+        }
+    }
+}
+
 fn file_error(path: &Path, message: impl ToString) -> Error {
     Error::File {
         path: path.display().to_string(),

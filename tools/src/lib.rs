@@ -10,6 +10,5 @@ pub mod instance;
 pub mod matching;
 #[cfg(feature = "candle")]
 pub mod model;
-pub mod synthetic;
 
 pub use matching::{bat_boundary, BatBoundary, BatSearch, Family};

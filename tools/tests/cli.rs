@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use basis_aware::synthetic;
 use basis_aware_tools::instance::{Constraint, Instance};
-use basis_aware_tools::synthetic::gaussian_instance;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("basis-aware-cli-{}", std::process::id()));
@@ -320,6 +320,11 @@ fn a_repeated_flag_takes_its_last_value() {
     );
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["step"], 1);
+}
+
+/// The library's synthetic steps as an instance.
+fn gaussian_instance(vocab: usize, dim: usize, steps: usize, scale: f64, seed: u64) -> Instance {
+    synthetic::gaussian_instance(vocab, dim, steps, scale, seed).into()
 }
 
 /// `synth` writes the instance `synthetic::gaussian_instance` makes from the same seed.

@@ -1,9 +1,9 @@
 //! The tools' own inputs cannot panic: instance files whose public fields disagree, and synthetic
 //! sizes that cannot be allocated, are typed errors.
 
+use basis_aware::synthetic::check_size;
 use basis_aware::Error;
 use basis_aware_tools::instance::{Constraint, Instance};
-use basis_aware_tools::synthetic::check_size;
 
 #[test]
 fn an_instance_with_inconsistent_fields_is_an_error() {

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use basis_aware::{BasisKind, Error};
 use basis_aware_tools::instance::{Constraint, Instance};
+use basis_aware_tools::model::ModelError;
 use basis_aware_tools::model::{GgufModel, ModelCache};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::GgmlDType;
@@ -163,26 +164,44 @@ fn forward_passes_are_deterministic_and_position_zero_restarts() {
 #[test]
 fn bad_calls_are_errors() {
     let mut model = model();
-    assert!(matches!(model.forward(&[], 0), Err(Error::Model(_))));
+    assert!(matches!(model.forward(&[], 0), Err(ModelError::NoTokens)));
     assert!(matches!(
         model.forward(&[49152], 0),
-        Err(Error::TokenOutOfRange { token: 49152, .. })
+        Err(ModelError::Library(Error::TokenOutOfRange {
+            token: 49152,
+            ..
+        }))
     ));
     model.forward(&[10, 11], 0).unwrap();
-    assert!(matches!(model.forward(&[12], 5), Err(Error::Model(_))));
+    assert!(matches!(
+        model.forward(&[12], 5),
+        Err(ModelError::Position {
+            position: 5,
+            cached: 2
+        })
+    ));
     assert!(model.forward(&[12], 2).is_ok());
     assert!(model.decode(&[u32::MAX]).is_err());
 }
 
 #[test]
 fn bad_files_are_errors() {
-    assert!(matches!(
-        GgufModel::load("/nonexistent/model.gguf"),
-        Err(Error::File { .. })
-    ));
+    // The operating system's and candle's errors come back as the sources.
+    let missing = GgufModel::load("/nonexistent/model.gguf").err().unwrap();
+    assert!(matches!(missing, ModelError::Library(Error::Io { .. })));
+    let source = std::error::Error::source(&missing).expect("the io error");
+    assert_eq!(
+        source
+            .downcast_ref::<std::sync::Arc<std::io::Error>>()
+            .map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
     let junk = scratch("junk.gguf");
     std::fs::write(&junk, b"GGUF but not really").unwrap();
-    assert!(matches!(GgufModel::load(&junk), Err(Error::File { .. })));
+    let junk = GgufModel::load(&junk).err().unwrap();
+    assert!(matches!(junk, ModelError::Candle { .. }), "{junk:?}");
+    assert!(std::error::Error::source(&junk)
+        .is_some_and(|s| s.downcast_ref::<candle_core::Error>().is_some()));
     // A real header whose tensor data is cut off.
     let bytes = std::fs::read(common::model_path()).unwrap();
     let cut = scratch("cut.gguf");

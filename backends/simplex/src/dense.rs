@@ -71,87 +71,14 @@ pub(crate) fn replace_basic(
 /// (`v = rho`, row `p` of `B^-1`) is most of an iteration's work, and the reduced costs after a
 /// refactorisation are one more such pass.
 ///
-/// On x86-64 CPUs with AVX2 the same code is compiled with 4-wide f64 vectors; both builds add
-/// the same products in the same order, so they agree bit for bit.
+/// [`basis_aware_kernels::column_dots`], compiled for the CPU's best instruction set.
 pub(crate) fn row_times_columns(lp: &BoxLp<'_>, v: &[f64], skip: &[bool], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has just been found to support AVX2.
-        return unsafe { row_times_columns_avx2(lp, v, skip, out) };
-    }
-    row_times_columns_portable(lp, v, skip, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_times_columns_avx2(lp: &BoxLp<'_>, v: &[f64], skip: &[bool], out: &mut [f64]) {
-    row_times_columns_portable(lp, v, skip, out)
-}
-
-#[inline(always)]
-fn row_times_columns_portable(lp: &BoxLp<'_>, v: &[f64], skip: &[bool], out: &mut [f64]) {
-    for ((a, &skipped), o) in lp.matrix.chunks_exact(lp.rows).zip(skip).zip(out) {
-        *o = if skipped { 0.0 } else { dot(v, a) };
-    }
-}
-
-/// Eight accumulators: one running sum waits on every add.
-#[inline(always)]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (mut xs, mut ys) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        for lane in 0..8 {
-            acc[lane] += x[lane] * y[lane];
-        }
-    }
-    for (x, y) in xs.remainder().iter().zip(ys.remainder()) {
-        acc[0] += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    basis_aware_kernels::column_dots(lp.matrix, lp.rows, v, skip, out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The dispatched pivot-row kernel against plain sums, for row counts around its eight-lane
-    /// blocks; skipped columns come back as zero.
-    #[test]
-    fn row_times_columns_matches_plain_sums() {
-        for rows in [1usize, 3, 7, 8, 9, 21, 577] {
-            let cols = 5;
-            let matrix: Vec<f64> = (0..rows * cols)
-                .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
-                .collect();
-            let v: Vec<f64> = (0..rows)
-                .map(|k| ((k * 13 % 29) as f64 - 14.0) / 3.0)
-                .collect();
-            let (upper, cost) = (vec![1.0; cols], vec![0.0; cols]);
-            let lp = BoxLp {
-                rows,
-                cols,
-                matrix: &matrix,
-                rhs: &vec![0.0; rows],
-                upper: &upper,
-                cost: &cost,
-                names: None,
-            };
-            let skip = [false, true, false, false, true];
-            let mut out = vec![f64::NAN; cols];
-            row_times_columns(&lp, &v, &skip, &mut out);
-            for (j, &got) in out.iter().enumerate() {
-                let a = column(&lp, j);
-                let plain: f64 = a.iter().zip(&v).map(|(x, y)| x * y).sum();
-                let size: f64 = a.iter().zip(&v).map(|(x, y)| (x * y).abs()).sum();
-                let want = if skip[j] { 0.0 } else { plain };
-                assert!(
-                    (got - want).abs() <= 1e-14 * size,
-                    "{rows} rows, column {j}: {got} vs {want}"
-                );
-            }
-        }
-    }
 
     /// Both inversion paths (below and from [`FAER_FROM_ROWS`]) on invertible and singular bases.
     #[test]

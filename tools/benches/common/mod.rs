@@ -2,8 +2,8 @@
 //! bench uses part of it.
 #![allow(dead_code)]
 
+use basis_aware::synthetic;
 use basis_aware::{sample_step, Basis, SampleBudget, Step};
-use basis_aware_tools::synthetic;
 
 /// The model's own unembedding cost, `W h` in f32 for a row-major `W` with `h.len()` columns,
 /// with eight independent accumulators per row so the compiler can vectorise it the way an

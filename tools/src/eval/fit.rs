@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use basis_aware::{Error, MatrixView, Result};
 
 use crate::eval::world::World;
-use crate::synthetic;
+use basis_aware::synthetic;
 
 /// Adam's settings.
 #[derive(Debug, Clone, PartialEq)]

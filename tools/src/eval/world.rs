@@ -9,7 +9,7 @@
 use basis_aware::{Error, Result};
 use rand::RngExt;
 
-use crate::synthetic;
+use basis_aware::synthetic;
 
 /// Sizes and shape of a world.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,9 +11,10 @@ use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
 
-use basis_aware::{Basis, MatrixView, Result};
+use basis_aware::{Basis, Error, MatrixView};
 
-use super::gguf::{file_error, Gguf};
+use super::error::Result;
+use super::gguf::Gguf;
 
 /// The environment variable overriding the cache directory (shared with
 /// `scripts/fetch-model.sh`, which downloads the model into it).
@@ -79,7 +80,7 @@ impl ModelCache {
     /// and modification time; a changed file is hashed again.
     pub fn model_sha256(&self, model: impl AsRef<Path>) -> Result<String> {
         let model = model.as_ref();
-        let meta = std::fs::metadata(model).map_err(|e| file_error(model, e))?;
+        let meta = std::fs::metadata(model).map_err(|e| Error::io(model, e))?;
         let mtime = meta
             .modified()
             .ok()
@@ -88,7 +89,10 @@ impl ModelCache {
         let stamp = format!("{} {mtime}", meta.len());
         let name = model
             .file_name()
-            .ok_or_else(|| file_error(model, "not a file"))?
+            .ok_or_else(|| Error::File {
+                path: model.display().to_string(),
+                message: "not a file".into(),
+            })?
             .to_string_lossy();
         let memo = self.dir.join(format!("{name}.key"));
         if let Ok(text) = std::fs::read_to_string(&memo) {
@@ -100,15 +104,19 @@ impl ModelCache {
         }
         let hash = sha256_file(model)?;
         self.write_atomically(&memo, |tmp| {
-            std::fs::write(tmp, format!("{stamp} {hash}\n")).map_err(|e| file_error(tmp, e))
+            std::fs::write(tmp, format!("{stamp} {hash}\n")).map_err(|e| Error::io(tmp, e))
         })?;
         Ok(hash)
     }
 
     /// Writes through a temporary name and renames, so a concurrent reader (another test,
     /// another process) never sees half a file.
-    fn write_atomically(&self, path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| file_error(&self.dir, e))?;
+    fn write_atomically(
+        &self,
+        path: &Path,
+        write: impl FnOnce(&Path) -> basis_aware::Result<()>,
+    ) -> basis_aware::Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         static WRITES: AtomicUsize = AtomicUsize::new(0);
         let unique = WRITES.fetch_add(1, Ordering::Relaxed);
         let tmp = path.with_extension(format!("tmp-{}-{unique}", std::process::id()));
@@ -117,16 +125,16 @@ impl ModelCache {
             let _ = std::fs::remove_file(&tmp);
         }
         written?;
-        std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(|e| file_error(path, e))?;
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }

@@ -8,17 +8,12 @@ use std::path::Path;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::Device;
 
-use basis_aware::{Error, Result};
+use basis_aware::Error;
+
+use super::error::{ModelError, Result};
 
 /// Architectures whose forward pass `candle_transformers::models::quantized_llama` implements.
 const SUPPORTED_ARCHITECTURES: &[&str] = &["llama"];
-
-pub(super) fn file_error(path: &Path, message: impl ToString) -> Error {
-    Error::File {
-        path: path.display().to_string(),
-        message: message.to_string(),
-    }
-}
 
 /// An open GGUF file with its parsed header.
 pub(super) struct Gguf {
@@ -29,16 +24,19 @@ pub(super) struct Gguf {
 impl Gguf {
     /// Opens the file and reads its header; fails unless candle's llama forward pass applies.
     pub(super) fn open(path: &Path) -> Result<Self> {
-        let mut file = File::open(path).map_err(|e| file_error(path, e))?;
-        let content = Content::read(&mut file)
-            .map_err(|e| file_error(path, format!("not a readable GGUF file: {e}")))?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let content = Content::read(&mut file).map_err(ModelError::candle(&format!(
+            "{}: not a readable GGUF file",
+            path.display()
+        )))?;
         let gguf = Self { content, file };
         let arch = gguf.string("general.architecture")?;
         if !SUPPORTED_ARCHITECTURES.contains(&arch) {
-            return Err(Error::Model(format!(
-                "architecture `{arch}` is not supported (supported: {})",
-                SUPPORTED_ARCHITECTURES.join(", ")
-            )));
+            return Err(ModelError::Unsupported {
+                what: "architecture",
+                name: arch.to_string(),
+                supported: SUPPORTED_ARCHITECTURES,
+            });
         }
         Ok(gguf)
     }
@@ -49,7 +47,7 @@ impl Gguf {
             .get(key)
             .and_then(|v| v.to_string().ok())
             .map(String::as_str)
-            .ok_or_else(|| Error::Model(format!("metadata `{key}` is missing or not a string")))
+            .ok_or_else(|| ModelError::metadata(key, "missing or not a string"))
     }
 
     /// The output embedding `W` as row-major f32 `(data, vocab, hidden)`. A model without an
@@ -64,13 +62,17 @@ impl Gguf {
             .content
             .tensor_infos
             .get(name)
-            .ok_or_else(|| Error::Model(format!("tensor `{name}` is missing")))?;
+            .ok_or_else(|| ModelError::Tensor {
+                name,
+                problem: "missing".into(),
+            })?;
         let (rows, cols) = match info.shape.dims() {
             &[rows, cols] => (rows, cols),
             dims => {
-                return Err(Error::Model(format!(
-                    "`{name}` has shape {dims:?}; expected [vocab, hidden]"
-                )))
+                return Err(ModelError::Tensor {
+                    name,
+                    problem: format!("shape {dims:?}; expected [vocab, hidden]"),
+                })
             }
         };
         let w = self
@@ -79,7 +81,7 @@ impl Gguf {
             .and_then(|t| t.dequantize(&Device::Cpu))
             .and_then(|t| t.flatten_all())
             .and_then(|t| t.to_vec1::<f32>())
-            .map_err(|e| Error::Model(format!("cannot decode `{name}`: {e}")))?;
+            .map_err(ModelError::candle(&format!("cannot decode `{name}`")))?;
         Ok((w, rows, cols))
     }
 }

@@ -6,6 +6,7 @@
 //! `scripts/fetch-model.sh` downloads SmolLM2-135M-Instruct (Q4_1 GGUF) and prints its path.
 
 mod cache;
+mod error;
 mod gguf;
 mod tokenizer;
 
@@ -14,16 +15,13 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
-use basis_aware::{Error, MatrixView, Result};
+use basis_aware::{Error, MatrixView};
 
 pub use cache::{cached_svd_basis, ModelCache, CACHE_ENV};
+pub use error::{ModelError, Result};
 
 /// The environment variable naming the GGUF file tests and the CLI use.
 pub const MODEL_ENV: &str = "BASIS_AWARE_MODEL";
-
-fn engine_error(e: candle_core::Error) -> Error {
-    Error::Model(e.to_string())
-}
 
 /// A GGUF llama-architecture model on the CPU, with one sequence's KV cache.
 pub struct GgufModel {
@@ -47,14 +45,16 @@ impl GgufModel {
         MatrixView::new(&embedding, vocab, hidden)?;
         let tokens = tokenizer.get_vocab_size(true);
         if tokens != vocab {
-            return Err(Error::Model(format!(
-                "the tokenizer has {tokens} tokens but the output embedding {vocab} rows"
-            )));
+            return Err(ModelError::VocabularyMismatch {
+                tokenizer: tokens,
+                embedding: vocab,
+            });
         }
         let device = Device::Cpu;
         let gguf::Gguf { content, mut file } = file;
-        let weights = ModelWeights::from_gguf(content, &mut file, &device)
-            .map_err(|e| gguf::file_error(path, e))?;
+        let weights = ModelWeights::from_gguf(content, &mut file, &device).map_err(
+            ModelError::candle(&format!("{}: cannot load the weights", path.display())),
+        )?;
         Ok(Self {
             weights,
             tokenizer,
@@ -88,7 +88,7 @@ impl GgufModel {
         let encoding = self
             .tokenizer
             .encode_fast(text, false)
-            .map_err(|e| Error::Model(format!("cannot tokenize: {e}")))?;
+            .map_err(ModelError::tokenizer("encoding"))?;
         Ok(encoding.get_ids().to_vec())
     }
 
@@ -97,7 +97,7 @@ impl GgufModel {
         self.check_tokens(tokens)?;
         self.tokenizer
             .decode(tokens, false)
-            .map_err(|e| Error::Model(format!("cannot decode: {e}")))
+            .map_err(ModelError::tokenizer("decoding"))
     }
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
@@ -105,7 +105,8 @@ impl GgufModel {
             Some(&token) => Err(Error::TokenOutOfRange {
                 token,
                 vocab: self.vocab,
-            }),
+            }
+            .into()),
             None => Ok(()),
         }
     }
@@ -115,27 +116,26 @@ impl GgufModel {
     /// sequence (the KV cache is dropped); any other position must continue the cached one.
     pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>> {
         if tokens.is_empty() {
-            return Err(Error::Model("forward needs at least one token".into()));
+            return Err(ModelError::NoTokens);
         }
         self.check_tokens(tokens)?;
         if position != 0 && position != self.cached {
-            return Err(Error::Model(format!(
-                "position {position} does not continue the {} cached tokens; pass 0 to start a \
-                 new sequence",
-                self.cached
-            )));
+            return Err(ModelError::Position {
+                position,
+                cached: self.cached,
+            });
         }
         // A failed pass may leave the cache half written: only position 0 is safe after it.
         self.cached = 0;
         let input = Tensor::new(tokens, &self.device)
             .and_then(|t| t.unsqueeze(0))
-            .map_err(engine_error)?;
+            .map_err(ModelError::candle("the input tensor"))?;
         let logits = self
             .weights
             .forward(&input, position)
             .and_then(|l| l.squeeze(0))
             .and_then(|l| l.to_vec1::<f32>())
-            .map_err(engine_error)?;
+            .map_err(ModelError::candle("the forward pass"))?;
         self.cached = position + tokens.len();
         Ok(logits)
     }

@@ -9,17 +9,12 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, Tokenizer};
 
-use basis_aware::{Error, Result};
-
+use super::error::{ModelError, Result};
 use super::gguf::Gguf;
 
 /// GGUF token types (llama.cpp's `llama_token_type`) that must never be split or merged.
 const CONTROL: u32 = 3;
 const USER_DEFINED: u32 = 4;
-
-fn model_error(message: impl ToString) -> Error {
-    Error::Model(message.to_string())
-}
 
 fn strings<'a>(gguf: &'a Gguf, key: &str) -> Result<Vec<&'a str>> {
     let values = gguf
@@ -27,13 +22,13 @@ fn strings<'a>(gguf: &'a Gguf, key: &str) -> Result<Vec<&'a str>> {
         .metadata
         .get(key)
         .and_then(|v| v.to_vec().ok())
-        .ok_or_else(|| model_error(format!("metadata `{key}` is missing or not an array")))?;
+        .ok_or_else(|| ModelError::metadata(key, "missing or not an array"))?;
     values
         .iter()
         .map(|v| {
             v.to_string()
                 .map(String::as_str)
-                .map_err(|_| model_error(format!("`{key}` holds a non-string")))
+                .map_err(|_| ModelError::metadata(key, "holds a non-string"))
         })
         .collect()
 }
@@ -43,9 +38,11 @@ fn strings<'a>(gguf: &'a Gguf, key: &str) -> Result<Vec<&'a str>> {
 pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
     let kind = gguf.string("tokenizer.ggml.model")?;
     if kind != "gpt2" {
-        return Err(model_error(format!(
-            "tokenizer model `{kind}` is not supported (only byte-level BPE, `gpt2`)"
-        )));
+        return Err(ModelError::Unsupported {
+            what: "tokenizer model",
+            name: kind.to_string(),
+            supported: &["gpt2 (byte-level BPE)"],
+        });
     }
     let pre = gguf.string("tokenizer.ggml.pre")?;
     // SmolLM2's tokenizer.json: every digit on its own, then GPT-2's regex and byte mapping,
@@ -56,9 +53,11 @@ pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
             ByteLevel::new(false, true, true).into(),
         ]),
         other => {
-            return Err(model_error(format!(
-                "pre-tokenizer `{other}` is not supported (supported: smollm)"
-            )))
+            return Err(ModelError::Unsupported {
+                what: "pre-tokenizer",
+                name: other.to_string(),
+                supported: &["smollm"],
+            })
         }
     };
     let tokens = strings(gguf, "tokenizer.ggml.tokens")?;
@@ -72,13 +71,18 @@ pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
         .map(|m| {
             m.split_once(' ')
                 .map(|(a, b)| (a.to_string(), b.to_string()))
-                .ok_or_else(|| model_error(format!("merge `{m}` is not two tokens")))
+                .ok_or_else(|| {
+                    ModelError::metadata(
+                        "tokenizer.ggml.merges",
+                        format!("`{m}` is not two tokens"),
+                    )
+                })
         })
         .collect::<Result<Vec<_>>>()?;
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
         .build()
-        .map_err(model_error)?;
+        .map_err(ModelError::tokenizer("building the BPE model"))?;
     let mut tokenizer = Tokenizer::new(bpe);
     tokenizer
         .with_pre_tokenizer(Some(pre_tokenizer))
@@ -89,13 +93,12 @@ pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
         .metadata
         .get("tokenizer.ggml.token_type")
         .and_then(|v| v.to_vec().ok())
-        .ok_or_else(|| model_error("metadata `tokenizer.ggml.token_type` is missing"))?;
+        .ok_or_else(|| ModelError::metadata("tokenizer.ggml.token_type", "missing"))?;
     if types.len() != tokens.len() {
-        return Err(model_error(format!(
-            "{} token types for {} tokens",
-            types.len(),
-            tokens.len()
-        )));
+        return Err(ModelError::metadata(
+            "tokenizer.ggml.token_type",
+            format!("{} token types for {} tokens", types.len(), tokens.len()),
+        ));
     }
     let (mut special, mut added) = (Vec::new(), Vec::new());
     for (token, ty) in tokens.iter().zip(types) {
@@ -104,13 +107,18 @@ pub(super) fn from_gguf(gguf: &Gguf) -> Result<Tokenizer> {
             Ok(USER_DEFINED) => added.push(AddedToken::from(token.to_string(), false)),
             Ok(_) => {}
             Err(_) => {
-                return Err(model_error(
-                    "`tokenizer.ggml.token_type` holds a non-integer",
+                return Err(ModelError::metadata(
+                    "tokenizer.ggml.token_type",
+                    "holds a non-integer",
                 ))
             }
         }
     }
-    tokenizer.add_special_tokens(special).map_err(model_error)?;
-    tokenizer.add_tokens(added).map_err(model_error)?;
+    tokenizer
+        .add_special_tokens(special)
+        .map_err(ModelError::tokenizer("adding the control tokens"))?;
+    tokenizer
+        .add_tokens(added)
+        .map_err(ModelError::tokenizer("adding the user-defined tokens"))?;
     Ok(tokenizer)
 }

@@ -8,6 +8,7 @@ mod model;
 #[cfg(any(feature = "candle", feature = "eval"))]
 mod plot;
 mod sample;
+mod steps;
 mod synth;
 mod truncate;
 

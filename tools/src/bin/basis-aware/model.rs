@@ -99,10 +99,10 @@ mod with_candle {
     use std::time::{Duration, Instant};
 
     use basis_aware::backends::SimplexBackend;
+    use basis_aware::synthetic;
     use basis_aware::{decide_tokens, sample_step, Basis, Rule, SampleBudget, Step};
     use basis_aware_tools::instance::{Constraint, Instance};
     use basis_aware_tools::model::{cached_svd_basis, GgufModel};
-    use basis_aware_tools::synthetic;
 
     use super::{ExportArgs, GenerateArgs};
     use crate::plot;

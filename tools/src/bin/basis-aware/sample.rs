@@ -1,36 +1,21 @@
 //! `basis-aware sample`: lazy draws from the steps of an instance file through one `Bat`, as a
 //! decode loop makes them.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use basis_aware::Rule;
-use basis_aware_tools::instance::Instance;
-use basis_aware_tools::synthetic;
+use basis_aware::synthetic;
 use serde_json::json;
 
 use crate::backend;
+use crate::steps::{StepArgs, Steps};
 
 /// Draw tokens lazily from the steps of an instance file through one `Bat`: its state (the
 /// backend's warm start) carries over from draw to draw and step to step, as in a decode loop.
 /// Draw k of every step is seeded with SEED + k.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The instance file (safetensors).
-    #[arg(value_name = "INSTANCE.safetensors")]
-    pub instance: String,
-    /// Draw only from this step (default: every step).
-    #[arg(long, value_name = "K")]
-    pub step: Option<usize>,
-    /// The threshold rule: eta=E, epsilon=E, top-p=P, top-k=K or min-p=M.
-    #[arg(long, default_value = "eta=0.0009")]
-    pub rule: Rule,
-    /// Project the embedding on its top C right singular vectors (default: the full W).
-    #[arg(long, value_name = "C")]
-    pub svd: Option<usize>,
-    /// LP backend: simplex, highs (feature highs) or none (default: the first compiled in).
-    #[arg(long, value_name = "NAME")]
-    pub backend: Option<String>,
+    #[command(flatten)]
+    pub input: StepArgs,
     /// Draws per step.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub draws: usize,
@@ -41,30 +26,19 @@ pub struct Args {
     /// undecided is refused.
     #[arg(long, value_name = "SECONDS", value_parser = backend::seconds)]
     pub time_limit: Option<Duration>,
-    /// Time limit of each LP solve, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = backend::seconds)]
-    pub lp_time_limit: Duration,
     /// One JSON object per step on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let backend_name = args.backend.as_deref().unwrap_or(backend::default_name());
-    let instance = Instance::load(&args.instance).map_err(|e| e.to_string())?;
-    let basis = Arc::new(instance.basis(args.svd).map_err(|e| e.to_string())?);
-    let steps: Vec<usize> = match args.step {
-        None => (0..instance.steps).collect(),
-        Some(k) => vec![k],
-    };
-    let mut bat = backend::bat(
+    let Steps {
+        instance,
         basis,
-        args.rule,
-        backend_name,
-        args.time_limit,
-        args.lp_time_limit,
-    )?;
-    if backend_name == "none" && !args.json {
+        steps,
+    } = args.input.load()?;
+    let mut bat = args.input.bat(&basis, args.time_limit)?;
+    if args.input.backend_name() == "none" && !args.json {
         eprintln!("basis-aware: no LP backend: tokens below the threshold are refused");
     }
     for k in steps {

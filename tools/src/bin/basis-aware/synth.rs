@@ -1,6 +1,7 @@
 //! `basis-aware synth`: a synthetic instance file (Gaussian embedding and hidden states).
 
-use basis_aware_tools::synthetic;
+use basis_aware::synthetic;
+use basis_aware_tools::instance::Instance;
 
 /// Write a synthetic instance: a Gaussian `vocab x dim` embedding and `steps` decode steps.
 #[derive(clap::Args)]
@@ -38,7 +39,7 @@ pub fn run(args: Args) -> Result<(), String> {
         return Err("synth needs vocab, dim and steps >= 1 and a positive finite scale".into());
     }
     synthetic::check_size(vocab, dim, steps).map_err(|e| e.to_string())?;
-    let instance = synthetic::gaussian_instance(vocab, dim, steps, scale, seed);
+    let instance = Instance::from(synthetic::gaussian_instance(vocab, dim, steps, scale, seed));
     instance.save(&out).map_err(|e| e.to_string())?;
     println!("wrote {out}: {steps} steps, vocabulary {vocab}, hidden size {dim}, seed {seed}");
     Ok(())

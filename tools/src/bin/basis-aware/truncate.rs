@@ -1,14 +1,13 @@
 //! `basis-aware truncate`: BAT's decisions on the steps of an instance file, as a readable
 //! summary or one JSON object per step.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use basis_aware::{Bat, Counts, Outcome, Rule, Step};
-use basis_aware_tools::instance::Instance;
+use basis_aware::{Bat, Counts, Outcome, Step};
 use serde_json::json;
 
 use crate::backend;
+use crate::steps::{StepArgs, Steps};
 
 /// Decide BAT truncation on the steps of an instance file.
 ///
@@ -16,21 +15,8 @@ use crate::backend;
 /// given) or `embedding` `[V, d]` (the model's `W`); f32, f16, bf16 and f64 are read.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The instance file (safetensors).
-    #[arg(value_name = "INSTANCE.safetensors")]
-    pub instance: String,
-    /// Decide only this step (default: every step).
-    #[arg(long, value_name = "K")]
-    pub step: Option<usize>,
-    /// The threshold rule: eta=E, epsilon=E, top-p=P, top-k=K or min-p=M.
-    #[arg(long, default_value = "eta=0.0009")]
-    pub rule: Rule,
-    /// Project the embedding on its top C right singular vectors (default: the full W).
-    #[arg(long, value_name = "C")]
-    pub svd: Option<usize>,
-    /// LP backend: simplex, highs (feature highs) or none (default: the first compiled in).
-    #[arg(long, value_name = "NAME")]
-    pub backend: Option<String>,
+    #[command(flatten)]
+    pub input: StepArgs,
     /// Decide only these tokens.
     #[arg(long, value_name = "ID,ID,...", value_delimiter = ',')]
     pub tokens: Option<Vec<u32>>,
@@ -42,33 +28,20 @@ pub struct Args {
     /// undecided.
     #[arg(long, value_name = "SECONDS", value_parser = backend::seconds)]
     pub time_limit: Option<Duration>,
-    /// Time limit of each LP solve, in seconds; a token whose solve runs out is undecided.
-    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = backend::seconds)]
-    pub lp_time_limit: Duration,
     /// One JSON object per step on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let backend_name = args.backend.as_deref().unwrap_or(backend::default_name());
-    let instance = Instance::load(&args.instance).map_err(|e| e.to_string())?;
-    let basis = Arc::new(instance.basis(args.svd).map_err(|e| e.to_string())?);
-    let make = || {
-        backend::bat(
-            Arc::clone(&basis),
-            args.rule,
-            backend_name,
-            args.time_limit,
-            args.lp_time_limit,
-        )
-    };
+    let Steps {
+        instance,
+        basis,
+        steps,
+    } = args.input.load()?;
+    let make = || args.input.bat(&basis, args.time_limit);
     let mut bat = make()?;
-    let steps: Vec<usize> = match args.step {
-        None => (0..instance.steps).collect(),
-        Some(k) => vec![k],
-    };
-    if backend_name == "none" && !args.json {
+    if args.input.backend_name() == "none" && !args.json {
         eprintln!("basis-aware: no LP backend: tokens below the threshold stay undecided");
     }
     for k in steps {
