@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::head_lp::{column_dots, HeadAnswer, HeadLp, HeadStats};
+use super::head_lp::{HeadAnswer, HeadLp, HeadStats};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::ledger::{Checker, Verified};
@@ -473,7 +473,7 @@ fn screen(
     let r = y.len();
     let lhs: f64 = rhs.iter().zip(y).map(|(a, b)| a * b).sum();
     scratch.resize(order.len(), 0.0);
-    column_dots(cols, r, y, &no_skip[..order.len()], scratch);
+    basis_aware_kernels::column_dots(cols, r, y, &no_skip[..order.len()], scratch);
     let total: f64 = order
         .iter()
         .zip(scratch.iter())

@@ -458,7 +458,7 @@ impl HeadLp {
     fn pivot_row(&mut self, p: usize) {
         let r = self.rows;
         let rho = &self.inverse[p * r..(p + 1) * r];
-        column_dots(&self.cols, r, rho, &self.is_basic, &mut self.alpha);
+        basis_aware_kernels::column_dots(&self.cols, r, rho, &self.is_basic, &mut self.alpha);
     }
 
     /// Bound-flipping ratio test with Harris tolerances (as in `basis-aware-simplex`): returns
@@ -697,30 +697,6 @@ impl HeadLp {
         self.stats.refactors += 1;
         self.recompute_primal();
         Ok(())
-    }
-}
-
-/// `out[j] = y . a_j` for the columns not flagged in `skip` (zero for those), with AVX2 and FMA
-/// when the CPU has them (the LP's answers are verified, so the rounding of either build will do).
-pub(crate) fn column_dots(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has just been found to support AVX2 and FMA.
-        return unsafe { column_dots_avx2(cols, r, y, skip, out) };
-    }
-    column_dots_portable(cols, r, y, skip, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn column_dots_avx2(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
-    column_dots_portable(cols, r, y, skip, out)
-}
-
-#[inline(always)]
-fn column_dots_portable(cols: &[f64], r: usize, y: &[f64], skip: &[bool], out: &mut [f64]) {
-    for ((o, col), &s) in out.iter_mut().zip(cols.chunks_exact(r)).zip(skip) {
-        *o = if s { 0.0 } else { dot(y, col) };
     }
 }
 
