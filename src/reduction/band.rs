@@ -149,7 +149,12 @@ impl Reduction for BandLp {
         self.report = BandReport::default();
         // The band engine is LP work: without a backend the caller asked for the threshold
         // alone (bulk rejects are a closed form, not LP work).
-        if !work.has_backend() || pending.len() < BAND_MIN_PENDING {
+        // Its dense `(m + 1) x (m + 1)` basis inverses are built for the small bases the bulk
+        // pass serves; the full basis (`m + 1 = 577`) goes to the backend, as before.
+        if !work.has_backend()
+            || pending.len() < BAND_MIN_PENDING
+            || work.basis().dim() + 1 > super::BULK_MAX_ROWS
+        {
             return;
         }
         let (step, basis) = (work.step(), work.basis());
