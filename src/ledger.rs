@@ -31,6 +31,66 @@ pub(crate) enum Via {
     Assumed,
 }
 
+/// A certificate the verifier accepted, with every open-or-not token it settles. Only
+/// [`Checker::check`] makes one and only [`Ledger::record_verified`] consumes one, so a
+/// certificate checked on a worker thread is still checked once, by the ledger's verifier, and
+/// recorded by the ledger alone.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    cert: Certificate,
+    covered: Vec<u32>,
+}
+
+impl Verified {
+    /// The tokens it settles, ascending.
+    pub fn covered(&self) -> &[u32] {
+        &self.covered
+    }
+
+    /// The certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+}
+
+/// The ledger's verifier, shareable across threads while the ledger is not written: decision
+/// engines check their certificates on their own thread and hand the [`Verified`] results back
+/// for [`Ledger::record_verified`], in an order that does not depend on the threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checker<'l, 'a> {
+    ledger: &'l Ledger<'a>,
+}
+
+impl<'a> Checker<'_, 'a> {
+    /// Verifies `cert` (for no token in particular).
+    pub fn check(&self, cert: Certificate) -> Option<Verified> {
+        let (step, basis) = (self.ledger.step, self.ledger.basis);
+        let covered = match &cert {
+            Certificate::Keep(c) => verify::kept_by(step, basis, c),
+            Certificate::Reject(c) => verify::rejected_by(step, basis, c),
+        };
+        covered.ok().map(|covered| Verified { cert, covered })
+    }
+
+    /// Whether `token` was settled when the checker was taken.
+    pub fn is_settled(&self, token: u32) -> bool {
+        self.ledger.is_settled(token)
+    }
+
+    /// Whether the call's deadline has passed.
+    pub fn out_of_time(&self) -> bool {
+        self.ledger.out_of_time()
+    }
+
+    pub fn step(&self) -> &'a Step {
+        self.ledger.step
+    }
+
+    pub fn basis(&self) -> &'a Basis {
+        self.ledger.basis
+    }
+}
+
 /// Outcomes of one step's tokens, shared: a certificate that settles a thousand tokens is stored
 /// once and pointed at a thousand times.
 #[derive(Debug)]
@@ -103,14 +163,20 @@ impl<'a> Ledger<'a> {
         true
     }
 
-    /// Writes `outcome` for every listed token not yet settled.
-    fn record(&mut self, tokens: impl IntoIterator<Item = u32>, outcome: Outcome, via: Via) {
+    /// Writes `outcome` for every listed token not yet settled; returns how many it settled.
+    fn record(
+        &mut self,
+        tokens: impl IntoIterator<Item = u32>,
+        outcome: Outcome,
+        via: Via,
+    ) -> usize {
         if self.slot.is_empty() {
             self.slot = vec![0; self.step.vocab()];
         }
         self.outcomes.push((outcome, via));
         let k = self.outcomes.len() as u32;
         let (q, tau) = (self.step.q(), self.step.tau());
+        let mut settled = 0;
         for t in tokens {
             // A certificate also covers tokens whose mass decides them; those keep their
             // mass-based proof, written by `settle_without_lp`, so no keep above `tau` is ever
@@ -122,8 +188,10 @@ impl<'a> Ledger<'a> {
             let s = &mut self.slot[t as usize];
             if *s == 0 {
                 *s = k;
+                settled += 1;
             }
         }
+        settled
     }
 
     /// A certificate for `token` from outside any backend: verified, then it settles every token
@@ -136,6 +204,28 @@ impl<'a> Ledger<'a> {
             }
             Err(_) => false,
         }
+    }
+
+    /// A certificate from a reduction's own engine, made for no token in particular: verified,
+    /// then it settles every token it covers (a dual found for one token often keeps others but
+    /// not that one). Returns how many tokens it settled that were open, or `None` when it was
+    /// refused.
+    pub fn submit_shared(&mut self, cert: Certificate) -> Option<usize> {
+        let verified = self.checker().check(cert)?;
+        Some(self.record_verified(verified))
+    }
+
+    /// The verifier as a shareable handle, for engines that check certificates on worker
+    /// threads.
+    pub fn checker(&self) -> Checker<'_, 'a> {
+        Checker { ledger: self }
+    }
+
+    /// Records a certificate [`Checker::check`] accepted: it settles every token it covers
+    /// that is still open. Returns how many that was.
+    pub fn record_verified(&mut self, verified: Verified) -> usize {
+        let Verified { cert, covered } = verified;
+        self.record(covered, proof_of(cert), Via::Token)
     }
 
     /// A bulk certificate: verified once here (the verifier recomputes everything it rests on),
@@ -190,8 +280,12 @@ impl<'a> Ledger<'a> {
             Ok((cert, covered))
         });
         match checked {
-            Ok((cert, covered)) => self.record(covered, proof_of(cert), Via::Token),
-            Err(reason) => self.record([token], Outcome::Undecided(reason), Via::Token),
+            Ok((cert, covered)) => {
+                self.record(covered, proof_of(cert), Via::Token);
+            }
+            Err(reason) => {
+                self.record([token], Outcome::Undecided(reason), Via::Token);
+            }
         }
     }
 

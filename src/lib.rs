@@ -43,6 +43,7 @@ mod budget;
 mod certificate;
 mod compensated;
 mod critical;
+mod engine;
 mod error;
 pub mod filter;
 mod ledger;

@@ -53,7 +53,14 @@ fn the_filter_masks_exactly_what_truncate_rejects() {
         let mut logits = before.clone();
         let report = filter.apply(&mut logits).unwrap();
         assert_eq!(report.kept, truth.kept, "step {k}");
-        assert_eq!(report.counts, truth.counts, "step {k}");
+        // Decided alike; the work differs, since the filter's `Bat` carries keep duals from
+        // step to step (the band's pool) where a fresh `truncate` starts empty.
+        let decided = |c: basis_aware::Counts| basis_aware::Counts {
+            solves: 0,
+            set_solves: 0,
+            ..c
+        };
+        assert_eq!(decided(report.counts), decided(truth.counts), "step {k}");
         assert_eq!(report.unexamined, 0);
         assert_masks_exactly(&before, &logits, &truth.kept);
         kept_below += report.counts.dual_kept;

@@ -9,6 +9,7 @@
 //! The default pipeline ([`default_pipeline`]): [`BulkRejects`], then [`HeadKeeps`], then
 //! [`TailChunks`], then [`EachToken`] for whatever is left.
 
+mod band;
 mod bulk;
 mod chunks;
 mod each;
@@ -21,6 +22,11 @@ use crate::certificate::{BulkRejectCertificate, Certificate, Outcome};
 use crate::ledger::Ledger;
 use crate::step::Step;
 
+pub use crate::engine::band::BandStats;
+pub use crate::engine::head_lp::HeadStats;
+pub use band::{
+    BandLp, BandReport, BAND_CHUNK, BAND_GROW, BAND_MIN_PENDING, BAND_POOL, BAND_TIERS, BAND_WAVE,
+};
 pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};
 pub use each::EachToken;
@@ -93,6 +99,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Reduction>> {
 pub(crate) fn default_send_pipeline() -> Vec<Box<dyn Reduction + Send>> {
     vec![
         Box::new(BulkRejects::default()),
+        Box::new(BandLp::default()),
         Box::new(HeadKeeps),
         Box::new(TailChunks),
         Box::new(EachToken),
@@ -143,6 +150,24 @@ impl<'a> Workspace<'_, 'a> {
         self.ledger.budget.expired()
     }
 
+    /// The ledger's verifier as a shareable handle (for engines on worker threads).
+    pub(crate) fn checker(&self) -> crate::ledger::Checker<'_, 'a> {
+        self.ledger.checker()
+    }
+
+    /// Records what [`crate::ledger::Checker::check`] accepted; returns how many open tokens
+    /// it settled.
+    pub(crate) fn record_verified(&mut self, verified: crate::ledger::Verified) -> usize {
+        self.ledger.record_verified(verified)
+    }
+
+    /// Counts LP work done by a decision engine of the core as one backend call taking
+    /// `elapsed`, so budgets ([`crate::SampleBudget`]) and counts see it.
+    pub(crate) fn count_solve(&mut self, elapsed: std::time::Duration) {
+        self.ledger.solves += 1;
+        self.ledger.backend_time += elapsed;
+    }
+
     /// Whether a backend is present (without one, `solve` and `solve_set` do nothing).
     pub fn has_backend(&self) -> bool {
         self.backend.is_some()
@@ -190,6 +215,13 @@ impl<'a> Workspace<'_, 'a> {
     /// token it covers. Returns whether it verified.
     pub fn submit(&mut self, token: u32, certificate: Certificate) -> bool {
         self.ledger.submit(token, certificate)
+    }
+
+    /// A certificate the reduction computed for no token in particular (e.g. a dual found for
+    /// one token, which may keep others but not it): verified, then it settles every token it
+    /// covers. Returns how many open tokens it settled, or `None` when it was refused.
+    pub fn submit_shared(&mut self, certificate: Certificate) -> Option<usize> {
+        self.ledger.submit_shared(certificate)
     }
 
     /// A bulk certificate: verified by the ledger (the one place its pass runs), then it rejects

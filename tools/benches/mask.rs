@@ -13,9 +13,10 @@
 //! `W` is the model's dequantised embedding rounded to f16 by the export; the logits are the
 //! model's own.
 //!
-//! Before criterion runs, a table: per (step, rule) the median of [`MASK_REPEATS`] full masks,
-//! its ratio to the median unembedding product, and how its tokens were decided; then the
-//! median and worst ratio. Then the lazy draws on LP steps (median, p99) and, unless
+//! Before criterion runs, a table: per (step, rule) the median of [`MASK_REPEATS`] full masks
+//! on a one-thread and on a two-thread rayon pool, their ratios to the median unembedding
+//! product, and how its tokens were decided; then the median and worst ratio (one thread) and
+//! the median two-thread / one-thread time. Then the lazy draws on LP steps (median, p99) and, unless
 //! `BASIS_AWARE_BENCH_FULL=0`, single decided tokens against the full basis (`m = 576`).
 //! `BASIS_AWARE_BENCH_OLD=1` also times the pipeline without the bulk certificate (the previous
 //! default) on the first [`OLD_STEPS`] pairs, for a before/after figure.
@@ -221,31 +222,52 @@ fn print_mask_table(s: &Setup, unembed: Duration) {
         s.h.len(),
         unembed.as_secs_f64() * 1e3
     );
-    eprintln!("mask,rule,entropy,tau,ms,ratio,kept,decisions");
-    let mut ratios = Vec::new();
+    eprintln!("mask,rule,entropy,tau,ms_1t,ratio_1t,ms_2t,ratio_2t,2t/1t,kept,decisions");
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a two-thread pool");
+    let (mut ratios, mut speedups) = (Vec::new(), Vec::new());
     for (entropy, logits) in &s.steps {
         for (name, rule) in &RULES {
             let mut last = None;
-            let t = median_time(MASK_REPEATS, || last = Some(mask(logits, &s.basis, rule)));
+            let t1 = one.install(|| {
+                median_time(MASK_REPEATS, || last = Some(mask(logits, &s.basis, rule)))
+            });
+            let t2 = two.install(|| {
+                median_time(MASK_REPEATS, || {
+                    black_box(mask(logits, &s.basis, rule));
+                })
+            });
             let m = last.expect("ran");
-            let ratio = t.as_secs_f64() / unembed.as_secs_f64();
+            let ratio = t1.as_secs_f64() / unembed.as_secs_f64();
+            let ratio2 = t2.as_secs_f64() / unembed.as_secs_f64();
             ratios.push(ratio);
+            speedups.push(t2.as_secs_f64() / t1.as_secs_f64());
             eprintln!(
-                "mask,{name},{entropy:.3},{:.3e},{:.2},{ratio:.1},{},{}",
+                "mask,{name},{entropy:.3},{:.3e},{:.2},{ratio:.1},{:.2},{ratio2:.1},{:.2},{},{}",
                 m.tau,
-                t.as_secs_f64() * 1e3,
+                t1.as_secs_f64() * 1e3,
+                t2.as_secs_f64() * 1e3,
+                t2.as_secs_f64() / t1.as_secs_f64(),
                 m.kept.len(),
                 describe(&m.counts)
             );
         }
     }
     ratios.sort_by(f64::total_cmp);
+    speedups.sort_by(f64::total_cmp);
     eprintln!(
-        "full masks: {} (step, rule) pairs, ratio to W h median {:.1}x, worst {:.1}x (targets: \
-         median <= 10x, worst <= 100x)",
+        "full masks: {} (step, rule) pairs, one thread: ratio to W h median {:.1}x, worst {:.1}x \
+         (targets: median <= 10x, worst <= 100x); two threads / one: median {:.2} (target <= 0.6)",
         ratios.len(),
         ratios[ratios.len() / 2],
-        ratios[ratios.len() - 1]
+        ratios[ratios.len() - 1],
+        speedups[speedups.len() / 2]
     );
 }
 

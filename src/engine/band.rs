@@ -1,0 +1,525 @@
+//! The band engine: one token's question asked of the step's head LPs
+//! ([`super::head_lp`]), tier by tier, then of a head grown by column generation. Each engine
+//! owns its LPs and scratch, sized once per step, so several run side by side on a chunk of
+//! the band each; the certificates it finds are checked by the ledger's verifier on its own
+//! thread ([`Checker`]) and handed back for the ledger to record.
+
+use std::time::{Duration, Instant};
+
+use super::head_lp::{HeadAnswer, HeadLp, HeadStats};
+use crate::basis::Basis;
+use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
+use crate::ledger::{Checker, Verified};
+
+/// Column-generation rounds per token beyond the tiers.
+const ROUNDS: usize = 8;
+
+/// Where an answer came from: a tier, or (the last slot) a grown head.
+pub const SLOTS: usize = 4;
+
+/// What engines did, summed over a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BandStats {
+    /// Tokens asked.
+    pub asked: usize,
+    /// Reject points verified, by the tier that found them (the last entry: grown heads).
+    pub points: [usize; SLOTS],
+    /// Keep duals verified, by tier as for `points`.
+    pub duals: [usize; SLOTS],
+    /// Certificates the verifier refused.
+    pub refused: usize,
+    /// Farkas vectors the next tier's columns already showed could not keep their token.
+    pub screened: usize,
+    /// Farkas vectors that passed the screen but did not keep their token over the vocabulary.
+    pub misses: usize,
+    /// Largest grown head.
+    pub grown_max: usize,
+    /// The LPs' work: the tiers', then the grown heads'.
+    pub lp: [HeadStats; SLOTS],
+    /// Tokens left open.
+    pub left: usize,
+    /// Time in the LPs.
+    pub lp_time: Duration,
+    /// Time verifying certificates.
+    pub verify_time: Duration,
+    /// Time pricing columns over the vocabulary.
+    pub price_time: Duration,
+}
+
+impl BandStats {
+    /// Adds `other` field by field (the largest head as a maximum).
+    pub fn add(&mut self, other: &Self) {
+        self.asked += other.asked;
+        for k in 0..SLOTS {
+            self.points[k] += other.points[k];
+            self.duals[k] += other.duals[k];
+            add_stats(&mut self.lp[k], &other.lp[k]);
+        }
+        self.refused += other.refused;
+        self.screened += other.screened;
+        self.misses += other.misses;
+        self.grown_max = self.grown_max.max(other.grown_max);
+        self.left += other.left;
+        self.lp_time += other.lp_time;
+        self.verify_time += other.verify_time;
+        self.price_time += other.price_time;
+    }
+}
+
+fn add_stats(total: &mut HeadStats, part: &HeadStats) {
+    total.solves += part.solves;
+    total.pivots += part.pivots;
+    total.flips += part.flips;
+    total.refactors += part.refactors;
+}
+
+/// The step's data every engine reads: the head order and the tier sizes.
+#[derive(Debug)]
+pub struct BandStep<'a> {
+    /// The most probable tokens, as many as the largest tier.
+    pub order: Vec<u32>,
+    /// Tier sizes, increasing (capped at `order.len()`).
+    pub sizes: Vec<usize>,
+    /// Columns added per failed Farkas vector.
+    pub grow: usize,
+    /// Each token's position in `order` (`u32::MAX` outside it).
+    position: Vec<u32>,
+    basis: &'a Basis,
+}
+
+impl<'a> BandStep<'a> {
+    /// The head of `q` for tiers of `tiers` columns.
+    pub fn new(checker: &Checker<'_, 'a>, tiers: &[usize], grow: usize) -> Self {
+        let step = checker.step();
+        let largest = tiers.iter().copied().max().unwrap_or(1);
+        let order = step.most_probable(largest);
+        let sizes = tiers
+            .iter()
+            .map(|&h| h.clamp(1, order.len().max(1)))
+            .collect();
+        let mut position = vec![u32::MAX; step.vocab()];
+        for (k, &j) in order.iter().enumerate() {
+            position[j as usize] = k as u32;
+        }
+        Self {
+            order,
+            sizes,
+            grow,
+            position,
+            basis: checker.basis(),
+        }
+    }
+}
+
+/// Token `j`'s column `a_j = (b_j, 1)` in f64.
+fn column(basis: &Basis, j: u32, a: &mut [f64]) {
+    let m = basis.dim();
+    for (x, &b) in a.iter_mut().zip(basis.token_row(j as usize)) {
+        *x = f64::from(b);
+    }
+    a[m] = 1.0;
+}
+
+/// One engine: its tier LPs (built when first needed), a grown copy, and scratch.
+#[derive(Debug, Default)]
+pub struct BandEngine {
+    tiers: Vec<Option<HeadLp>>,
+    grown: Option<HeadLp>,
+    /// The head's columns, row-major, as far as the tiers built so far reach.
+    head_cols: Vec<f64>,
+    /// Whether a token is a column of the head or of the grown copy.
+    in_head: Vec<bool>,
+    /// Tokens settled by this engine's own certificates since the last [`BandEngine::clear`].
+    mine: Vec<bool>,
+    mine_list: Vec<u32>,
+    added: Vec<u32>,
+    rhs: Vec<f64>,
+    a: Vec<f64>,
+    point: Vec<f64>,
+    s: Vec<f64>,
+    dots: Vec<f64>,
+    no_skip: Vec<bool>,
+    scores: Vec<(f64, u32)>,
+    /// Work done since the engine was made for the step.
+    pub stats: BandStats,
+    /// `(token, time)` of every token asked, in order, for the ledger's counts.
+    pub solves: Vec<Duration>,
+}
+
+impl BandEngine {
+    /// Readies the engine for `band`'s step, reusing its buffers (the vocabulary-sized ones
+    /// are sized once per vocabulary, not per step).
+    pub fn prepare(&mut self, band: &BandStep<'_>, vocab: usize) {
+        self.in_head.clear();
+        self.in_head.resize(vocab, false);
+        for &j in &band.order {
+            self.in_head[j as usize] = true;
+        }
+        self.mine.clear();
+        self.mine.resize(vocab, false);
+        self.mine_list.clear();
+        self.added.clear();
+        let r = band.basis.dim() + 1;
+        self.rhs.resize(r, 0.0);
+        self.a.resize(r, 0.0);
+        self.no_skip.clear();
+        self.no_skip.resize(band.order.len(), false);
+        self.head_cols.clear();
+        self.tiers.clear();
+        self.tiers.resize_with(band.sizes.len(), || None);
+        self.stats = BandStats::default();
+        self.solves.clear();
+    }
+
+    /// Forgets which tokens its own certificates settled (the ledger knows them now).
+    pub fn clear(&mut self) {
+        for &t in &self.mine_list {
+            self.mine[t as usize] = false;
+        }
+        self.mine_list.clear();
+    }
+
+    fn settled(&self, checker: &Checker<'_, '_>, t: u32) -> bool {
+        self.mine[t as usize] || checker.is_settled(t)
+    }
+
+    fn take(&mut self, verified: Verified, out: &mut Vec<Verified>) {
+        for &t in verified.covered() {
+            if !self.mine[t as usize] {
+                self.mine[t as usize] = true;
+                self.mine_list.push(t);
+            }
+        }
+        out.push(verified);
+    }
+
+    fn ensure_cols(&mut self, band: &BandStep<'_>, n: usize) {
+        let r = band.basis.dim() + 1;
+        let have = self.head_cols.len() / r;
+        if have < n {
+            self.head_cols.resize(n * r, 0.0);
+            for (&j, col) in band.order[have..n]
+                .iter()
+                .zip(self.head_cols[have * r..].chunks_exact_mut(r))
+            {
+                column(band.basis, j, col);
+            }
+        }
+    }
+
+    /// Decides what it can of `tokens` (skipping any settled before or by its own
+    /// certificates), appending the verified certificates to `out` in the order found.
+    pub fn run(
+        &mut self,
+        band: &BandStep<'_>,
+        checker: &Checker<'_, '_>,
+        tokens: &[u32],
+        out: &mut Vec<Verified>,
+    ) {
+        for &t in tokens {
+            if self.settled(checker, t) {
+                continue;
+            }
+            if checker.out_of_time() {
+                return;
+            }
+            let clock = Instant::now();
+            self.decide(band, checker, t, out);
+            self.solves.push(clock.elapsed());
+        }
+    }
+
+    fn decide(
+        &mut self,
+        band: &BandStep<'_>,
+        checker: &Checker<'_, '_>,
+        t: u32,
+        out: &mut Vec<Verified>,
+    ) {
+        let step = checker.step();
+        let (q, kappa) = (step.q(), step.kappa());
+        let basis = band.basis;
+        let r = basis.dim() + 1;
+        let sizes = &band.sizes;
+        self.stats.asked += 1;
+        let ti = t as usize;
+        // The point of `P_t` itself: `sum_{j != t} d_j a_j = q_t a_t` with `d_t = -q_t`, the
+        // token's own column (when in the head) fixed at zero. No rescaling afterwards, so the
+        // columns at a bound stay there, and the verifier's absorbers are only the basic ones.
+        column(basis, t, &mut self.rhs);
+        let scale = q[ti];
+        self.rhs.iter_mut().for_each(|x| *x *= scale);
+        let own = band.position[ti];
+        let own = (own != u32::MAX).then_some(own as usize);
+        let mut full_miss: Option<Vec<f64>> = None;
+        for k in 0..sizes.len() {
+            if k > 0 && sizes[k] <= sizes[k - 1] {
+                break;
+            }
+            self.ensure_cols(band, sizes[k]);
+            if self.tiers[k].is_none() {
+                let mut lp = HeadLp::new(r);
+                for (&j, col) in band.order[..sizes[k]]
+                    .iter()
+                    .zip(self.head_cols.chunks_exact(r))
+                {
+                    let qj = q[j as usize];
+                    lp.add_column(j, col, -qj, kappa * qj);
+                }
+                self.tiers[k] = Some(lp);
+            }
+            let clock = Instant::now();
+            if k > 0 {
+                let (lower, upper) = self.tiers.split_at_mut(k);
+                if let (Some(from), Some(to)) = (lower[k - 1].as_ref(), upper[0].as_mut()) {
+                    to.start_from(from);
+                }
+            }
+            let lp = self.tiers[k].as_mut().expect("built above");
+            let own_col = own.filter(|&j| j < lp.len());
+            let answer = solve_without(lp, &self.rhs, own_col, &mut self.point);
+            self.stats.lp_time += clock.elapsed();
+            match answer {
+                HeadAnswer::Feasible => {
+                    let cert = reject_point(lp.tokens(), &self.point, t, q, kappa);
+                    self.submit(checker, Certificate::Reject(cert), k, false, out);
+                    return;
+                }
+                HeadAnswer::Infeasible => {
+                    let y = lp.farkas().to_vec();
+                    // Screened with every head column built so far, at least the next tier's.
+                    if k + 1 < sizes.len() && sizes[k + 1] > sizes[k] {
+                        self.ensure_cols(band, sizes[k + 1]);
+                        let n = self.head_cols.len() / r;
+                        if !screen(
+                            &y,
+                            &self.head_cols,
+                            &band.order[..n],
+                            t,
+                            q,
+                            &self.rhs,
+                            kappa,
+                            &mut self.dots,
+                            &self.no_skip,
+                        ) {
+                            self.stats.screened += 1;
+                            continue;
+                        }
+                    }
+                    let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
+                    self.submit(checker, cert, k, true, out);
+                    if self.settled(checker, t) {
+                        return;
+                    }
+                    self.stats.misses += 1;
+                    full_miss = Some(y);
+                    break;
+                }
+                HeadAnswer::Stalled => {}
+            }
+        }
+        self.grow(band, checker, t, own, full_miss, out);
+        if !self.settled(checker, t) {
+            self.stats.left += 1;
+        }
+    }
+
+    fn submit(
+        &mut self,
+        checker: &Checker<'_, '_>,
+        cert: Certificate,
+        slot: usize,
+        keep: bool,
+        out: &mut Vec<Verified>,
+    ) {
+        let clock = Instant::now();
+        let verified = checker.check(cert);
+        self.stats.verify_time += clock.elapsed();
+        match verified {
+            Some(v) => {
+                if keep {
+                    self.stats.duals[slot] += 1;
+                } else {
+                    self.stats.points[slot] += 1;
+                }
+                self.take(v, out);
+            }
+            None => self.stats.refused += 1,
+        }
+    }
+
+    /// Column generation on a copy of the largest tier built: the columns the last Farkas
+    /// vector prices worst (largest `q_j g(s_j)`) join, and the token is asked again.
+    fn grow(
+        &mut self,
+        band: &BandStep<'_>,
+        checker: &Checker<'_, '_>,
+        t: u32,
+        own: Option<usize>,
+        full_miss: Option<Vec<f64>>,
+        out: &mut Vec<Verified>,
+    ) {
+        let step = checker.step();
+        let (q, kappa) = (step.q(), step.kappa());
+        let basis = band.basis;
+        let m = basis.dim();
+        let Some(base) = self.tiers.iter().rev().find_map(Option::as_ref) else {
+            return;
+        };
+        let mut lp = self.grown.take().unwrap_or_else(|| base.clone());
+        lp.clone_from(base);
+        lp.stats = HeadStats::default();
+        let own = own.filter(|&j| j < lp.len());
+        let mut y = match full_miss {
+            Some(y) => Some(y),
+            None => match solve_without(&mut lp, &self.rhs, own, &mut self.point) {
+                HeadAnswer::Infeasible => Some(lp.farkas().to_vec()),
+                _ => None,
+            },
+        };
+        let last = SLOTS - 1;
+        for _ in 0..ROUNDS {
+            let Some(yv) = y.take() else { break };
+            let clock = Instant::now();
+            self.s.resize(step.vocab(), 0.0);
+            basis.dots(&yv[..m], &mut self.s);
+            self.scores.clear();
+            for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
+                if self.in_head[j] || qj == 0.0 || j == t as usize {
+                    continue;
+                }
+                let sj = sj + yv[m];
+                let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
+                if g > 0.0 {
+                    self.scores.push((g, j as u32));
+                }
+            }
+            if self.scores.is_empty() {
+                break;
+            }
+            let k = band.grow.min(self.scores.len());
+            if k < self.scores.len() {
+                self.scores
+                    .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+            }
+            self.scores[..k].sort_unstable_by_key(|x| x.1);
+            for idx in 0..k {
+                let j = self.scores[idx].1;
+                column(basis, j, &mut self.a);
+                let qj = q[j as usize];
+                lp.add_column(j, &self.a, -qj, kappa * qj);
+                self.in_head[j as usize] = true;
+                self.added.push(j);
+            }
+            self.stats.price_time += clock.elapsed();
+            let clock = Instant::now();
+            let answer = solve_without(&mut lp, &self.rhs, own, &mut self.point);
+            self.stats.lp_time += clock.elapsed();
+            match answer {
+                HeadAnswer::Feasible => {
+                    let cert = reject_point(lp.tokens(), &self.point, t, q, kappa);
+                    self.submit(checker, Certificate::Reject(cert), last, false, out);
+                }
+                HeadAnswer::Infeasible => {
+                    let yv = lp.farkas().to_vec();
+                    let cert = Certificate::Keep(KeepCertificate { y: yv.clone() });
+                    self.submit(checker, cert, last, true, out);
+                    if !self.settled(checker, t) {
+                        self.stats.misses += 1;
+                        y = Some(yv);
+                    }
+                }
+                HeadAnswer::Stalled => {}
+            }
+            if self.settled(checker, t) {
+                break;
+            }
+        }
+        self.stats.grown_max = self.stats.grown_max.max(lp.len());
+        add_stats(&mut self.stats.lp[last], &lp.stats);
+        for &j in &self.added {
+            self.in_head[j as usize] = false;
+        }
+        self.added.clear();
+        self.grown = Some(lp);
+    }
+
+    /// Adds the tiers' work to [`BandEngine::stats`] (once, at the end of the step).
+    pub fn finish(&mut self) {
+        for (k, lp) in self.tiers.iter().enumerate() {
+            if let Some(lp) = lp {
+                add_stats(&mut self.stats.lp[k], &lp.stats);
+            }
+        }
+    }
+}
+
+/// Whether the Farkas vector `y` can still keep its token once the head columns `cols` are
+/// counted: `y . rhs > sum_{j != t} q_j g(a_j . y)` (`rhs = q_t a_t`). The tokens outside them
+/// only add to the right side, so a vector that fails here fails over the vocabulary, and the
+/// next tier is tried without a pass over it. Not a proof of anything.
+#[allow(clippy::too_many_arguments)]
+fn screen(
+    y: &[f64],
+    cols: &[f64],
+    order: &[u32],
+    t: u32,
+    q: &[f64],
+    rhs: &[f64],
+    kappa: f64,
+    scratch: &mut Vec<f64>,
+    no_skip: &[bool],
+) -> bool {
+    let r = y.len();
+    let lhs: f64 = rhs.iter().zip(y).map(|(a, b)| a * b).sum();
+    scratch.resize(order.len(), 0.0);
+    basis_aware_kernels::column_dots(cols, r, y, &no_skip[..order.len()], scratch);
+    let total: f64 = order
+        .iter()
+        .zip(scratch.iter())
+        .filter(|(&j, _)| j != t)
+        .map(|(&j, &sj)| q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj })
+        .sum();
+    total < lhs
+}
+
+/// Solves `lp` for `rhs` with column `own` (the asked token's, when it is a column) fixed at
+/// zero, reading a feasible point into `point` before the bounds are restored.
+fn solve_without(
+    lp: &mut HeadLp,
+    rhs: &[f64],
+    own: Option<usize>,
+    point: &mut Vec<f64>,
+) -> HeadAnswer {
+    let saved = own.map(|j| {
+        let bounds = lp.bounds(j);
+        lp.set_bounds(j, 0.0, 0.0);
+        (j, bounds)
+    });
+    let answer = lp.solve(rhs);
+    if answer == HeadAnswer::Feasible {
+        lp.point(point);
+    }
+    if let Some((j, (lower, upper))) = saved {
+        lp.set_bounds(j, lower, upper);
+    }
+    answer
+}
+
+/// The reject point of token `t` from a point `d` of the head LP with `t`'s own column (if
+/// any) fixed at zero: `d_j` for the other head tokens and `-q_t` for `t` (a point of `P_t`:
+/// `sum_{j != t} d_j a_j = q_t a_t`).
+fn reject_point(tokens: &[u32], d: &[f64], t: u32, q: &[f64], kappa: f64) -> RejectCertificate {
+    let mut changes: Vec<(u32, f64)> = tokens
+        .iter()
+        .zip(d)
+        .filter(|(&j, &dj)| j != t && dj != 0.0)
+        .map(|(&j, &dj)| {
+            let qj = q[j as usize];
+            (j, dj.clamp(-qj, kappa * qj))
+        })
+        .collect();
+    changes.push((t, -q[t as usize]));
+    changes.sort_unstable_by_key(|c| c.0);
+    RejectCertificate { changes }
+}

@@ -1,0 +1,255 @@
+//! The band: the tokens the bulk certificate leaves, near the boundary of the step's zonotope.
+//! Each is asked one question of the same head LP ([`crate::engine::head_lp`]): is
+//! `sigma q_i a_i` in `sum_{j in H} [-q_j, kappa q_j] a_j`? Only the right-hand side changes
+//! from token to token, so the dual simplex goes on from the last token's basis. A point becomes
+//! a sparse reject certificate (changes on the head and the token only, verified in `O(h m)`);
+//! a Farkas vector is a keep candidate for the whole vocabulary, which settles every token it
+//! keeps. Heads come in tiers of growing size, each with its own basis; a Farkas vector that the
+//! next tier's columns already defeat goes to that tier without a pass over the vocabulary, and
+//! one that fails over the vocabulary grows a copy of the largest tier by column generation
+//! ([`crate::engine::band`]). What no round settles goes on to the next reduction.
+//!
+//! Threads: the band is cut into fixed chunks of [`BAND_CHUNK`] tokens, run in waves of
+//! [`BAND_WAVE`] chunks on the caller's rayon pool, one engine per chunk of a wave. Each engine
+//! sees the ledger as it was when the wave began plus its own certificates (checked by the
+//! ledger's verifier on the engine's thread), and the ledger records the wave's certificates in
+//! chunk order, so the outcome is the same at any thread count.
+
+use rayon::prelude::*;
+
+use super::{Reduction, Workspace};
+use crate::basis::Basis;
+use crate::certificate::{Certificate, KeepCertificate};
+use crate::engine::band::{BandEngine, BandStats, BandStep};
+
+/// Head sizes of the persistent LPs, tried in turn (issue 15: 64 to 88% of band rejects need
+/// only the top 250 absorbers). Each keeps its own basis from token to token.
+pub const BAND_TIERS: [usize; 3] = [256, 1024, 4096];
+
+/// Columns added to a copy of the largest tier when a Farkas vector fails over the vocabulary:
+/// the ones with the largest `q_j g(s_j)`.
+pub const BAND_GROW: usize = 256;
+
+/// Most keep duals carried from one step to the next ([`BandLp`]'s pool).
+pub const BAND_POOL: usize = 32;
+
+/// Tokens per chunk of the band: the unit of work of one engine in a wave.
+pub const BAND_CHUNK: usize = 8;
+
+/// Most chunks per wave (a wave narrows to one chunk where duals settle runs of tokens).
+pub const BAND_WAVE: usize = 4;
+
+/// Fewest pending tokens for which the band engine runs: building its heads costs more than a
+/// lazy draw's one backend solve (measured on 144 draws of real steps: median 5.8 ms and p99
+/// 68 ms through the band engine, against 0.73 ms and 4.3 ms through the simplex backend).
+pub const BAND_MIN_PENDING: usize = 16;
+
+/// Fewest pending tokens for which the pool is tried (each carried dual costs a pass over the
+/// vocabulary) and renewed.
+const POOL_MIN_PENDING: usize = 64;
+
+/// What the band reduction did on its last step, for reports and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BandReport {
+    /// The engines' work, summed.
+    pub engines: BandStats,
+    /// Carried duals tried.
+    pub pool_tried: usize,
+    /// Carried duals that settled at least one token.
+    pub pool_hits: usize,
+    /// Tokens settled by carried duals.
+    pub pool_kept: usize,
+    /// Waves run.
+    pub waves: usize,
+}
+
+/// Head-LP points and Farkas duals for the pending tokens, most probable first. It carries the
+/// keep duals that settled most tokens from one call to the next: a dual stays a valid
+/// candidate at any `q` over the same basis (only whether it clears `F(y)` changes), and each is
+/// verified again by the ledger before it settles anything.
+#[derive(Debug)]
+pub struct BandLp {
+    /// Head sizes of the persistent LPs, increasing.
+    pub tiers: [usize; 3],
+    /// Columns added per failed Farkas vector.
+    pub grow: usize,
+    /// Most duals carried to the next call (0: none).
+    pub pool_size: usize,
+    /// What the last step did.
+    pub report: BandReport,
+    /// `(tokens settled, y)` of this call's duals; the pool of the next.
+    found: Vec<(usize, Vec<f64>)>,
+    pool: Vec<Vec<f64>>,
+    /// The basis the pool was found on (its id and width).
+    pool_basis: (u64, usize),
+    /// One engine per chunk of a wave, their buffers kept from call to call.
+    engines: Vec<BandEngine>,
+}
+
+impl Default for BandLp {
+    fn default() -> Self {
+        Self {
+            tiers: BAND_TIERS,
+            grow: BAND_GROW,
+            pool_size: BAND_POOL,
+            report: BandReport::default(),
+            found: Vec::new(),
+            pool: Vec::new(),
+            pool_basis: (0, 0),
+            engines: Vec::new(),
+        }
+    }
+}
+
+impl BandLp {
+    /// A band reduction with heads of `tiers` columns (increasing) and `grow` columns added per
+    /// failed Farkas vector.
+    pub fn with_tiers(tiers: [usize; 3], grow: usize) -> Self {
+        Self {
+            tiers,
+            grow,
+            ..Self::default()
+        }
+    }
+
+    /// Submits the carried duals (each verified by the ledger) before any LP.
+    fn try_pool(&mut self, work: &mut Workspace<'_, '_>) {
+        let basis = work.basis();
+        if self.pool_basis != (basis.id(), basis.dim()) {
+            self.pool.clear();
+        }
+        for y in std::mem::take(&mut self.pool) {
+            self.report.pool_tried += 1;
+            let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
+            if let Some(n) = work.submit_shared(cert) {
+                if n > 0 {
+                    self.report.pool_hits += 1;
+                    self.report.pool_kept += n;
+                    self.found.push((n, y));
+                }
+            }
+        }
+    }
+
+    /// The duals that settled most tokens this call become the next call's pool.
+    fn keep_pool(&mut self, basis: &Basis) {
+        self.found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        self.found.truncate(self.pool_size);
+        self.pool = self.found.drain(..).map(|(_, y)| y).collect();
+        self.pool_basis = (basis.id(), basis.dim());
+    }
+}
+
+impl Reduction for BandLp {
+    fn name(&self) -> &'static str {
+        "band-lp"
+    }
+
+    fn reduce(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]) {
+        self.report = BandReport::default();
+        // The band engine is LP work: without a backend the caller asked for the threshold
+        // alone (bulk rejects are a closed form, not LP work).
+        // Its dense `(m + 1) x (m + 1)` basis inverses are built for the small bases the bulk
+        // pass serves; the full basis (`m + 1 = 577`) goes to the backend, as before.
+        if !work.has_backend()
+            || pending.len() < BAND_MIN_PENDING
+            || work.basis().dim() + 1 > super::BULK_MAX_ROWS
+        {
+            return;
+        }
+        let (step, basis) = (work.step(), work.basis());
+        self.found.clear();
+        // A lazy draw's few tokens do not pay for a pass per carried dual, and must not
+        // replace the pool of the full masks.
+        let pooled = pending.len() >= POOL_MIN_PENDING && self.pool_size > 0;
+        if pooled {
+            self.try_pool(work);
+        }
+        let band = BandStep::new(&work.checker(), &self.tiers, self.grow);
+        // Most probable first: the keeps sit near the threshold, and the first duals found
+        // there keep runs of the tokens after them. (Ordering by direction, a greedy nearest
+        // neighbour tour of the `a_i`, did not lower the pivots per token on real steps.)
+        let open: Vec<u32> = pending
+            .iter()
+            .copied()
+            .filter(|&t| !work.is_settled(t))
+            .collect();
+        let chunks: Vec<&[u32]> = open.chunks(BAND_CHUNK).collect();
+        let slots = BAND_WAVE.min(chunks.len()).max(1);
+        self.engines
+            .resize_with(slots.max(self.engines.len()), BandEngine::default);
+        for engine in &mut self.engines[..slots] {
+            engine.prepare(&band, step.vocab());
+        }
+        let mut next = 0;
+        let mut results: Vec<Vec<crate::ledger::Verified>> = Vec::new();
+        // Where one dual settles a run of the tokens after it, chunks running side by side
+        // would each solve them again: a wave whose duals settled a chunk's worth of tokens is
+        // followed by a single chunk, any other doubles the width up to `slots` (a function of
+        // the ledger's state, the same at any thread count).
+        let mut width = 1;
+        while next < chunks.len() && !work.out_of_time() {
+            let mut kept = 0;
+            let wave = &chunks[next..(next + width).min(chunks.len())];
+            next += wave.len();
+            self.report.waves += 1;
+            let checker = work.checker();
+            results.clear();
+            results.resize_with(wave.len(), Vec::new);
+            let engines = &mut self.engines[..wave.len()];
+            let run = |((engine, chunk), out): ((&mut BandEngine, &&[u32]), &mut Vec<_>)| {
+                engine.clear();
+                engine.solves.clear();
+                engine.run(&band, &checker, chunk, out);
+            };
+            if wave.len() == 1 {
+                run(((&mut engines[0], &wave[0]), &mut results[0]));
+            } else {
+                engines
+                    .par_iter_mut()
+                    .zip(wave.par_iter())
+                    .zip(results.par_iter_mut())
+                    .for_each(run);
+            }
+            for (engine, found) in self.engines.iter_mut().zip(results.drain(..)) {
+                for verified in found {
+                    let keep = match verified.certificate() {
+                        Certificate::Keep(c) => Some(c.y.clone()),
+                        Certificate::Reject(_) => None,
+                    };
+                    let n = work.record_verified(verified);
+                    if let Some(y) = keep {
+                        kept += n;
+                        if pooled && n > 0 {
+                            self.found.push((n, y));
+                        }
+                    }
+                }
+                for &elapsed in &engine.solves {
+                    work.count_solve(elapsed);
+                }
+            }
+            width = if kept >= BAND_CHUNK {
+                1
+            } else {
+                (2 * width).min(slots)
+            };
+        }
+        for engine in &mut self.engines[..slots] {
+            engine.finish();
+            self.report.engines.add(&engine.stats);
+        }
+        if pooled {
+            self.keep_pool(basis);
+        }
+    }
+
+    fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
+        Some(Box::new(Self {
+            tiers: self.tiers,
+            grow: self.grow,
+            pool_size: self.pool_size,
+            ..Self::default()
+        }))
+    }
+}

@@ -1,0 +1,193 @@
+//! Full masks on a few exported real steps (`scripts/bench-steps.sh`) with per-phase counts and
+//! times, for quick iteration on the band engines: `cargo run --release -p basis-aware-tools
+//! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default` or `old`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use basis_aware::backends::SimplexBackend;
+use basis_aware::reduction::{BandLp, BulkRejects, EachToken, HeadKeeps, Reduction, TailChunks};
+use basis_aware::{truncate_with, Basis, Rule};
+use basis_aware_tools::instance::{Constraint, Instance};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let picks: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(3);
+    let which = args.get(2).cloned().unwrap_or_else(|| "default".into());
+    let home = std::env::var_os("HOME").map(PathBuf::from).expect("HOME");
+    let dir = home.join(".cache/basis-aware/steps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("steps dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("prompt"))
+        })
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    let mut w = None;
+    for file in &files {
+        let instance = Instance::load(file).expect("instance");
+        for k in 0..instance.steps {
+            let logits = instance.step_logits(k).expect("step").to_vec();
+            let q = basis_aware::softmax(&logits).expect("finite");
+            let entropy: f64 = q.iter().filter(|&&p| p > 0.0).map(|&p| -p * p.ln()).sum();
+            all.push((entropy, logits));
+        }
+        if w.is_none() {
+            if let Constraint::Embedding(e, d) = instance.constraint {
+                w = Some((e, d));
+            }
+        }
+    }
+    let (w, d) = w.expect("embedding");
+    if let Some(file) = std::env::var("PROBE_SEQ")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        sequence(&files[file], &dir);
+        return;
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+    let h: Vec<f32> = (0..d)
+        .map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0)
+        .collect();
+    let t = Instant::now();
+    for _ in 0..20 {
+        std::hint::black_box(unembed(&w, &h));
+    }
+    let wh = t.elapsed().as_secs_f64() / 20.0;
+    eprintln!("W h: {:.2} ms", wh * 1e3);
+    let only: Option<usize> = std::env::var("PROBE_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    for p in 0..picks {
+        let at = if picks == 1 {
+            0
+        } else {
+            p * (all.len() - 1) / (picks - 1)
+        };
+        let at = only.unwrap_or(at);
+        let (entropy, logits) = &all[at];
+        // One band reduction per step: epsilon's mask starts from eta's pool of duals.
+        let mut band = BandLp::default();
+        if std::env::var("PROBE_POOL").is_ok_and(|v| v == "0") {
+            band.pool_size = 0;
+        }
+        for (name, rule) in [("eta", Rule::Eta(9e-4)), ("epsilon", Rule::Epsilon(3e-4))] {
+            let threads: usize = std::env::var("PROBE_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let start = Instant::now();
+            let m = pool
+                .install(|| {
+                    let mut pipeline: Vec<Box<dyn Reduction + '_>> = match which.as_str() {
+                        "bulk" => vec![Box::new(BulkRejects::default())],
+                        "band" => vec![Box::new(BulkRejects::default()), Box::new(&mut band)],
+                        "old" => vec![
+                            Box::new(BulkRejects::default()),
+                            Box::new(HeadKeeps),
+                            Box::new(TailChunks),
+                            Box::new(EachToken),
+                        ],
+                        _ => vec![
+                            Box::new(BulkRejects::default()),
+                            Box::new(&mut band),
+                            Box::new(HeadKeeps),
+                            Box::new(TailChunks),
+                            Box::new(EachToken),
+                        ],
+                    };
+                    truncate_with(
+                        logits,
+                        &basis,
+                        &rule,
+                        Some(&mut SimplexBackend::default()),
+                        &mut pipeline,
+                    )
+                })
+                .expect("mask");
+            let e = start.elapsed().as_secs_f64();
+            let c = &m.counts;
+            eprintln!(
+                "step {at} {name} H {entropy:.2}: {:.1} ms = {:.1}x | kept {} thr {} dual {} | bulk {} chunk {} point {} | undec {} | solves {} sets {}",
+                e * 1e3, e / wh, m.kept.len(), c.threshold_kept, c.dual_kept, c.bulk_rejected,
+                c.chunk_rejected, c.point_rejected, c.undecided, c.solves, c.set_solves
+            );
+            let r = &band.report;
+            let e = &r.engines;
+            eprintln!("    band asked {} points {:?} duals {:?} refused {} screened {} misses {} left {} grown_max {} waves {} | pool tried {} hits {} kept {}", e.asked, e.points, e.duals, e.refused, e.screened, e.misses, e.left, e.grown_max, r.waves, r.pool_tried, r.pool_hits, r.pool_kept);
+            eprintln!(
+                "    lp {:?} | lp {:.1} ms verify {:.1} ms price {:.1} ms (summed over threads)",
+                e.lp.iter()
+                    .map(|s| (s.solves, s.pivots))
+                    .collect::<Vec<_>>(),
+                e.lp_time.as_secs_f64() * 1e3,
+                e.verify_time.as_secs_f64() * 1e3,
+                e.price_time.as_secs_f64() * 1e3
+            );
+        }
+        if only.is_some() {
+            break;
+        }
+    }
+}
+
+fn unembed(w: &[f32], h: &[f32]) -> Vec<f32> {
+    w.chunks_exact(h.len())
+        .map(|row| {
+            let mut lanes = [0.0f32; 8];
+            for (r, x) in row.chunks_exact(8).zip(h.chunks_exact(8)) {
+                for k in 0..8 {
+                    lanes[k] += r[k] * x[k];
+                }
+            }
+            lanes.iter().sum()
+        })
+        .collect()
+}
+
+/// The consecutive steps of one prompt under eta through one `BandLp`: how many of each step's
+/// keeps the duals carried from the step before settle (the pool's hit rate step to step).
+fn sequence(file: &std::path::Path, dir: &std::path::Path) {
+    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+    let instance = Instance::load(file).expect("instance");
+    let mut band = BandLp::default();
+    for k in 0..instance.steps {
+        let logits = instance.step_logits(k).expect("step").to_vec();
+        let start = Instant::now();
+        let mut pipeline: Vec<Box<dyn Reduction + '_>> = vec![
+            Box::new(BulkRejects::default()),
+            Box::new(&mut band),
+            Box::new(HeadKeeps),
+            Box::new(TailChunks),
+            Box::new(EachToken),
+        ];
+        let m = truncate_with(
+            &logits,
+            &basis,
+            &Rule::Eta(9e-4),
+            Some(&mut SimplexBackend::default()),
+            &mut pipeline,
+        )
+        .expect("mask");
+        drop(pipeline);
+        let r = &band.report;
+        eprintln!(
+            "seq {} step {k}: {:.1} ms, dual keeps {}, pool tried {} hits {} kept {}",
+            file.display(),
+            start.elapsed().as_secs_f64() * 1e3,
+            m.counts.dual_kept,
+            r.pool_tried,
+            r.pool_hits,
+            r.pool_kept
+        );
+    }
+}
