@@ -7,7 +7,7 @@
 mod common;
 
 use basis_aware::testing::cases;
-use basis_aware::verify::{rejected_by, rejected_by_bulk, BulkError};
+use basis_aware::verify::{rejected_by, rejected_by_bulk, BulkError, CertificateError};
 use basis_aware::{
     decide_tokens, Basis, BulkRejectCertificate, MatrixView, Outcome, RejectCertificate, Rule, Step,
 };
@@ -120,7 +120,18 @@ proptest! {
         for &i in &rejected {
             let point = rebuilt_point(&step, &basis, 3.0, i as usize);
             let zeroed = rejected_by(&step, &basis, &point);
-            prop_assert!(zeroed.as_ref().is_ok_and(|z| z.contains(&i)), "token {i}: {zeroed:?}");
+            if zeroed.as_ref().is_ok_and(|z| z.contains(&i)) {
+                continue;
+            }
+            // On rank-deficient structure the exact reject criterion may not certify a rebuilt
+            // floating-point point (no absorber set spans the rows); the reject must then stand
+            // on the independent LP.
+            let capacity_zero = matches!(zeroed, Err(CertificateError::NotAbsorbed { capacity, .. }) if capacity == 0.0);
+            let relative = min_mass(&step, &basis, i as usize) / step.q()[i as usize];
+            prop_assert!(
+                capacity_zero && relative <= MARGINAL,
+                "token {i}: {zeroed:?}, oracle min p_i/q_i = {relative:e}"
+            );
         }
     }
 
