@@ -148,21 +148,7 @@ fn absorbed_by_gram(
         .collect();
     let rows = independent_rows(basis, moved, &absorbers);
     let n = rows.len();
-    // Each kept row scaled by a power of two so its largest absorber entry is about one.
-    let row_scale: Vec<f64> = rows
-        .iter()
-        .map(|&k| {
-            let largest = absorbers
-                .iter()
-                .map(|a| entry(basis, a.token, k).abs())
-                .fold(0.0f64, f64::max);
-            if largest > 0.0 {
-                pow2(-exponent(largest))
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let row_scale = row_scales(basis, &rows, &absorbers);
     let column = |token: u32, v: &mut [f64]| {
         for ((vk, &k), &p) in v.iter_mut().zip(&rows).zip(&row_scale) {
             *vk = p * entry(basis, token, k);
@@ -273,6 +259,24 @@ fn absorbed_by_gram(
     } else {
         Err(CertificateError::NotAbsorbed { needed, capacity })
     }
+}
+
+/// Each kept row's scale: a power of two (exact) that brings its largest absorber entry to about
+/// one.
+pub(super) fn row_scales(basis: &Basis, rows: &[usize], absorbers: &[Absorber]) -> Vec<f64> {
+    rows.iter()
+        .map(|&k| {
+            let largest = absorbers
+                .iter()
+                .map(|a| entry(basis, a.token, k).abs())
+                .fold(0.0f64, f64::max);
+            if largest > 0.0 {
+                pow2(-exponent(largest))
+            } else {
+                1.0
+            }
+        })
+        .collect()
 }
 
 /// Scaled slacks below this (relative to the largest, about one) are dropped: their squares would

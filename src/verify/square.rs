@@ -14,7 +14,7 @@
 
 use nalgebra::DMatrix;
 
-use super::exact::{entry, exponent, independent_rows, norm, pow2, Absorber, Residual};
+use super::exact::{entry, independent_rows, norm, row_scales, Absorber, Residual};
 use super::CertificateError;
 use crate::basis::Basis;
 use crate::compensated::{gamma, Dot2, ETA};
@@ -43,20 +43,7 @@ pub(super) fn absorbed_by_square_system(
         .collect();
     let rows = independent_rows(basis, moved, &absorbers);
     let n = rows.len();
-    let row_scale: Vec<f64> = rows
-        .iter()
-        .map(|&k| {
-            let largest = absorbers
-                .iter()
-                .map(|a| entry(basis, a.token, k).abs())
-                .fold(0.0f64, f64::max);
-            if largest > 0.0 {
-                pow2(-exponent(largest))
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let row_scale = row_scales(basis, &rows, &absorbers);
     let column = |token: u32| -> Vec<f64> {
         rows.iter()
             .zip(&row_scale)
