@@ -52,6 +52,15 @@ impl Residual {
         }
     }
 
+    /// The residual on the kept `rows`, each scaled by its power of two (exact), and the scaled
+    /// bounds (plus one subnormal for the scaling's underflow).
+    pub(super) fn on_rows(&self, rows: &[usize], row_scale: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        rows.iter()
+            .zip(row_scale)
+            .map(|(&k, &p)| (p * self.value[k], p * self.bound[k] + ETA))
+            .unzip()
+    }
+
     /// Whether the residual is exactly zero (every entry and every bound zero).
     pub fn is_exactly_zero(&self) -> bool {
         self.value.iter().chain(&self.bound).all(|&v| v == 0.0)
@@ -225,16 +234,7 @@ fn absorbed_by_gram(
     }
     let lambda = lambda - g1_error;
     // The residual through L: t = fl(L P r~), and a bound on |L P r - t| (r the exact residual).
-    let w: Vec<f64> = rows
-        .iter()
-        .zip(&row_scale)
-        .map(|(&k, &p)| p * residual.value[k])
-        .collect();
-    let ew: Vec<f64> = rows
-        .iter()
-        .zip(&row_scale)
-        .map(|(&k, &p)| p * residual.bound[k] + ETA)
-        .collect();
+    let (w, ew) = residual.on_rows(&rows, &row_scale);
     let (mut t_sq, mut e_sq) = (0.0f64, 0.0f64);
     for k in 0..n {
         let row = &l[k * n..k * n + k + 1];

@@ -106,16 +106,7 @@ pub(super) fn absorbed_by_square_system(
         return Err(refused(norm(&residual.value), 0.0));
     }
     // z = X P r with r the exact residual, |r_k - value_k| <= bound_k: |z_i| bounded above.
-    let w: Vec<f64> = rows
-        .iter()
-        .zip(&row_scale)
-        .map(|(&k, &p)| p * residual.value[k])
-        .collect();
-    let ew: Vec<f64> = rows
-        .iter()
-        .zip(&row_scale)
-        .map(|(&k, &p)| p * residual.bound[k] + ETA)
-        .collect();
+    let (w, ew) = residual.on_rows(&rows, &row_scale);
     let z: Vec<f64> = (0..n)
         .map(|i| {
             let mut dot = Dot2::default();
