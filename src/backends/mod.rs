@@ -9,6 +9,8 @@ mod simplex;
 #[cfg(feature = "highs")]
 pub use highs::HighsBackend;
 #[cfg(feature = "simplex")]
+pub use crate::engine::full::FullBasisStats;
+#[cfg(feature = "simplex")]
 pub use simplex::SimplexBackend;
 
 /// Names of the backends compiled into this build, for error messages and the CLI.

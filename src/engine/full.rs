@@ -1,0 +1,300 @@
+//! The full-basis engine: one step's head LP kept from token to token for bases too large for
+//! the band engine (`m + 1` above [`crate::reduction::BULK_MAX_ROWS`], e.g. a model's whole `W`
+//! with `m + 1 = 577` rows), and a pool of the keep duals verified so far.
+//!
+//! It asks the band engine's question of the head `H` (the most probable tokens): is there
+//! `d_H` in its box with `sum_{j in H, j != t} d_j a_j = q_t a_t`? Only the right-hand side
+//! changes from token to token, so one [`HeadLp`] is kept for the whole step and each token
+//! starts from the last token's basis (still dual feasible). The simplex backend's
+//! column generation instead solves a fresh restricted LP per token from the logical basis: at
+//! `m + 1 = 577` that is over a thousand pivots a token, each against a cost vector of its own.
+//!
+//! - **A point** is a reject certificate (`d_t = -q_t`, the head's moves).
+//! - **A Farkas vector** `y` is a keep candidate for the whole vocabulary: the verifier's one
+//!   pass returns every token it keeps, and the engine remembers them, so a later token that
+//!   one of its duals already keeps costs no LP at all (with the full basis nearly every token
+//!   below `tau` is kept, and one dual typically keeps many). When `y` fails over the
+//!   vocabulary, the tokens outside the head it prices worst (largest `q_j g(s_j)`) join the
+//!   head for this and every later token of the step (column generation), and the token is
+//!   asked again.
+//!
+//! Nothing is decided here: every certificate is checked by [`crate::verify`] before it is
+//! returned, and the ledger checks it again on receipt. An LP that stalls, a point or a dual
+//! the verifier refuses, or a deadline gives `None`, and the caller goes on without it.
+
+use std::time::{Duration, Instant};
+
+use super::head_lp::{HeadAnswer, HeadLp};
+use crate::basis::Basis;
+use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
+use crate::step::Step;
+use crate::verify;
+
+/// Columns of the first head: the most probable tokens. Measured on real SmolLM2 steps at
+/// `m + 1 = 577`: see `docs/performance.md` ("full basis").
+const HEAD: usize = 1024;
+/// Columns priced into the head per failed Farkas vector.
+const GROW: usize = 512;
+/// Rounds of column generation per token before the engine gives up on it.
+const ROUNDS: usize = 8;
+/// Most columns the head may grow to in one step.
+const MAX_COLUMNS: usize = 8192;
+/// Pivots one right-hand side may take.
+const MAX_PIVOTS: usize = 20_000;
+
+/// Marks a token that is not a column of the head, or not kept by any pooled dual.
+const NONE: u32 = u32::MAX;
+
+/// Work done, for reports and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FullBasisStats {
+    /// Tokens asked.
+    pub asked: usize,
+    /// Tokens answered from a pooled dual, without an LP.
+    pub pooled: usize,
+    /// Verified reject points and keep duals found.
+    pub points: usize,
+    /// Keep duals verified (each may keep many tokens).
+    pub duals: usize,
+    /// Farkas vectors that failed over the vocabulary (each followed by pricing).
+    pub misses: usize,
+    /// Certificates the verifier refused.
+    pub refused: usize,
+    /// Pivots over all solves of the step.
+    pub pivots: usize,
+    /// Columns of the head at the end.
+    pub columns: usize,
+    /// Time in the head LP (building it included).
+    pub lp_time: Duration,
+    /// Time in the verifier (keep passes and reject points).
+    pub verify_time: Duration,
+}
+
+/// The engine's state for one step and basis; see the module documentation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FullEngine {
+    /// `(step id, basis id)` the state belongs to.
+    key: Option<(u64, u64)>,
+    lp: Option<HeadLp>,
+    /// Each token's column in the head (`NONE` outside it).
+    position: Vec<u32>,
+    /// The pooled dual that keeps each token (`NONE` for none).
+    cover: Vec<u32>,
+    duals: Vec<KeepCertificate>,
+    rhs: Vec<f64>,
+    a: Vec<f64>,
+    point: Vec<f64>,
+    s: Vec<f64>,
+    scores: Vec<(f64, u32)>,
+    /// Work done on the current step.
+    pub stats: FullBasisStats,
+}
+
+impl FullEngine {
+    /// Resets the state when `step` or `basis` is not the one it was built for.
+    fn prepare(&mut self, step: &Step, basis: &Basis) {
+        let key = (step.id(), basis.id());
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
+        self.lp = None;
+        self.position.clear();
+        self.position.resize(step.vocab(), NONE);
+        self.cover.clear();
+        self.cover.resize(step.vocab(), NONE);
+        self.duals.clear();
+        self.stats = FullBasisStats::default();
+        let r = basis.dim() + 1;
+        self.rhs.resize(r, 0.0);
+        self.a.resize(r, 0.0);
+    }
+
+    /// The head LP over the [`HEAD`] most probable tokens, built on first use in a step.
+    fn head(&mut self, step: &Step, basis: &Basis) -> &mut HeadLp {
+        if self.lp.is_none() {
+            let (q, kappa) = (step.q(), step.kappa());
+            let mut lp = HeadLp::new(basis.dim() + 1);
+            lp.max_pivots = MAX_PIVOTS;
+            for j in step.most_probable(HEAD) {
+                column(basis, j, &mut self.a);
+                let qj = q[j as usize];
+                self.position[j as usize] = lp.len() as u32;
+                lp.add_column(j, &self.a, -qj, kappa * qj);
+            }
+            self.lp = Some(lp);
+        }
+        self.lp.as_mut().expect("built above")
+    }
+
+    /// A verified certificate that decides `token` (`0 < q_t < tau`), or `None` when the engine
+    /// could not find one before `deadline`.
+    pub(crate) fn solve(
+        &mut self,
+        step: &Step,
+        basis: &Basis,
+        token: u32,
+        deadline: Option<Instant>,
+    ) -> Option<Certificate> {
+        self.prepare(step, basis);
+        self.stats.asked += 1;
+        let t = token as usize;
+        if let Some(dual) = self.duals.get(self.cover[t] as usize) {
+            self.stats.pooled += 1;
+            return Some(Certificate::Keep(dual.clone()));
+        }
+        let (q, kappa) = (step.q(), step.kappa());
+        column(basis, token, &mut self.rhs);
+        self.rhs.iter_mut().for_each(|x| *x *= q[t]);
+        for _ in 0..ROUNDS {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            let own = self.position[t];
+            let own = (own != NONE).then_some(own as usize);
+            let clock = Instant::now();
+            self.head(step, basis);
+            let lp = self.lp.as_mut().expect("built by head");
+            let before = lp.stats.pivots;
+            let answer = solve_without(lp, &self.rhs, own, &mut self.point);
+            self.stats.pivots += lp.stats.pivots - before;
+            self.stats.columns = lp.len();
+            self.stats.lp_time += clock.elapsed();
+            let clock = Instant::now();
+            match answer {
+                HeadAnswer::Feasible => {
+                    let cert =
+                        Certificate::Reject(reject_point(lp.tokens(), &self.point, token, q, kappa));
+                    let verdict = verify::check(step, basis, token, &cert);
+                    self.stats.verify_time += clock.elapsed();
+                    return match verdict {
+                        Ok(_) => {
+                            self.stats.points += 1;
+                            Some(cert)
+                        }
+                        Err(_) => {
+                            self.stats.refused += 1;
+                            None
+                        }
+                    };
+                }
+                HeadAnswer::Infeasible => {
+                    let cert = KeepCertificate {
+                        y: lp.farkas().to_vec(),
+                    };
+                    let kept = verify::kept_by(step, basis, &cert).unwrap_or_default();
+                    self.stats.verify_time += clock.elapsed();
+                    if !kept.is_empty() {
+                        self.stats.duals += 1;
+                        let k = self.duals.len() as u32;
+                        for &j in &kept {
+                            if self.cover[j as usize] == NONE {
+                                self.cover[j as usize] = k;
+                            }
+                        }
+                        self.duals.push(cert.clone());
+                    }
+                    if kept.binary_search(&token).is_ok() {
+                        return Some(Certificate::Keep(cert));
+                    }
+                    self.stats.misses += 1;
+                    if !self.grow(step, basis, token, &cert.y) {
+                        return None;
+                    }
+                }
+                HeadAnswer::Stalled => return None,
+            }
+        }
+        None
+    }
+
+    /// Adds to the head the [`GROW`] tokens outside it that `y` prices worst (largest
+    /// `q_j g(s_j)`, `s = A^T y`); false when none is left to add or the head is full.
+    fn grow(&mut self, step: &Step, basis: &Basis, token: u32, y: &[f64]) -> bool {
+        let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
+        let Some(lp) = self.lp.as_mut() else {
+            return false;
+        };
+        if lp.len() >= MAX_COLUMNS {
+            return false;
+        }
+        self.s.resize(step.vocab(), 0.0);
+        basis.dots(&y[..m], &mut self.s);
+        self.scores.clear();
+        for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
+            if self.position[j] != NONE || qj == 0.0 || j == token as usize {
+                continue;
+            }
+            let sj = sj + y[m];
+            let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
+            if g > 0.0 {
+                self.scores.push((g, j as u32));
+            }
+        }
+        if self.scores.is_empty() {
+            return false;
+        }
+        let k = GROW.min(self.scores.len()).min(MAX_COLUMNS - lp.len());
+        if k < self.scores.len() {
+            self.scores
+                .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        }
+        self.scores[..k].sort_unstable_by_key(|x| x.1);
+        for &(_, j) in &self.scores[..k] {
+            column(basis, j, &mut self.a);
+            let qj = q[j as usize];
+            self.position[j as usize] = lp.len() as u32;
+            lp.add_column(j, &self.a, -qj, kappa * qj);
+        }
+        true
+    }
+}
+
+/// Token `j`'s column `a_j = (b_j, 1)` in f64.
+fn column(basis: &Basis, j: u32, a: &mut [f64]) {
+    let m = basis.dim();
+    for (x, &b) in a.iter_mut().zip(basis.token_row(j as usize)) {
+        *x = f64::from(b);
+    }
+    a[m] = 1.0;
+}
+
+/// Solves `lp` for `rhs` with column `own` (the asked token's, when it is a column) fixed at
+/// zero, reading a feasible point into `point` before the bounds are restored.
+fn solve_without(
+    lp: &mut HeadLp,
+    rhs: &[f64],
+    own: Option<usize>,
+    point: &mut Vec<f64>,
+) -> HeadAnswer {
+    let saved = own.map(|j| {
+        let bounds = lp.bounds(j);
+        lp.set_bounds(j, 0.0, 0.0);
+        (j, bounds)
+    });
+    let answer = lp.solve(rhs);
+    if answer == HeadAnswer::Feasible {
+        lp.point(point);
+    }
+    if let Some((j, (lower, upper))) = saved {
+        lp.set_bounds(j, lower, upper);
+    }
+    answer
+}
+
+/// The reject point of token `t` from a point `d` of the head LP with `t`'s own column (if
+/// any) fixed at zero: `d_j` for the other head tokens and `-q_t` for `t`.
+fn reject_point(tokens: &[u32], d: &[f64], t: u32, q: &[f64], kappa: f64) -> RejectCertificate {
+    let mut changes: Vec<(u32, f64)> = tokens
+        .iter()
+        .zip(d)
+        .filter(|(&j, &dj)| j != t && dj != 0.0)
+        .map(|(&j, &dj)| {
+            let qj = q[j as usize];
+            (j, dj.clamp(-qj, kappa * qj))
+        })
+        .collect();
+    changes.push((t, -q[t as usize]));
+    changes.sort_unstable_by_key(|c| c.0);
+    RejectCertificate { changes }
+}
