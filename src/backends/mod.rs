@@ -6,10 +6,10 @@ mod highs;
 #[cfg(feature = "simplex")]
 mod simplex;
 
-#[cfg(feature = "highs")]
-pub use highs::HighsBackend;
 #[cfg(feature = "simplex")]
 pub use crate::engine::full::FullBasisStats;
+#[cfg(feature = "highs")]
+pub use highs::HighsBackend;
 #[cfg(feature = "simplex")]
 pub use simplex::SimplexBackend;
 

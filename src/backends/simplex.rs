@@ -15,7 +15,7 @@ use basis_aware_simplex::{solve_from, Answer, BoxLp, Options, SimplexError, Warm
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
-use crate::engine::full::{FullEngine, FullBasisStats};
+use crate::engine::full::{FullBasisStats, FullEngine};
 use crate::lp::ScaledLp;
 use crate::step::Step;
 use crate::verify;

@@ -75,8 +75,15 @@ pub struct FullBasisStats {
 pub(crate) struct FullEngine {
     /// `(step id, basis id)` the state belongs to.
     key: Option<(u64, u64)>,
-    lp: Option<HeadLp>,
-    /// Each token's column in the head (`NONE` outside it).
+    /// The head LP over the [`HEAD`] most probable tokens: asked first, for every token.
+    base: Option<HeadLp>,
+    /// The base's columns and those priced in since (column generation), asked when the
+    /// base's Farkas vector fails over the vocabulary. Rejects come from the base wherever
+    /// they can: every column of a head LP moves (a nonbasic one sits at a bound), and the
+    /// exact reject criterion's cost grows with the tokens a point moves (measured at
+    /// `m + 1 = 577`: 2 s a point from 1,024 columns, 10 s from 7,680).
+    grown: Option<HeadLp>,
+    /// Each token's column in the grown head, which extends the base (`NONE` outside it).
     position: Vec<u32>,
     /// The pooled dual that keeps each token (`NONE` for none).
     cover: Vec<u32>,
@@ -98,7 +105,8 @@ impl FullEngine {
             return;
         }
         self.key = Some(key);
-        self.lp = None;
+        self.base = None;
+        self.grown = None;
         self.position.clear();
         self.position.resize(step.vocab(), NONE);
         self.cover.clear();
@@ -110,9 +118,10 @@ impl FullEngine {
         self.a.resize(r, 0.0);
     }
 
-    /// The head LP over the [`HEAD`] most probable tokens, built on first use in a step.
-    fn head(&mut self, step: &Step, basis: &Basis) -> &mut HeadLp {
-        if self.lp.is_none() {
+    /// Builds the base LP over the [`HEAD`] most probable tokens on first use in a step, and
+    /// the grown one (when `grown`), a copy of the base, on its first use.
+    fn ensure_head(&mut self, step: &Step, basis: &Basis, grown: bool) {
+        if self.base.is_none() {
             let (q, kappa) = (step.q(), step.kappa());
             let mut lp = HeadLp::new(basis.dim() + 1);
             lp.max_pivots = MAX_PIVOTS;
@@ -122,9 +131,11 @@ impl FullEngine {
                 self.position[j as usize] = lp.len() as u32;
                 lp.add_column(j, &self.a, -qj, kappa * qj);
             }
-            self.lp = Some(lp);
+            self.base = Some(lp);
         }
-        self.lp.as_mut().expect("built above")
+        if grown && self.grown.is_none() {
+            self.grown = self.base.clone();
+        }
     }
 
     /// A verified certificate that decides `token` (`0 < q_t < tau`), or `None` when the engine
@@ -146,15 +157,25 @@ impl FullEngine {
         let (q, kappa) = (step.q(), step.kappa());
         column(basis, token, &mut self.rhs);
         self.rhs.iter_mut().for_each(|x| *x *= q[t]);
+        // The grown head first when there is one (its columns were priced in for earlier tokens,
+        // most of which are keeps); a point it finds is asked of the base again, whose points
+        // move fewer tokens.
+        let mut grown = self.grown.is_some();
+        let mut base_for_point = false;
         for _ in 0..ROUNDS {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
-            let own = self.position[t];
-            let own = (own != NONE).then_some(own as usize);
             let clock = Instant::now();
-            self.head(step, basis);
-            let lp = self.lp.as_mut().expect("built by head");
+            self.ensure_head(step, basis, grown);
+            let lp = if grown {
+                &mut self.grown
+            } else {
+                &mut self.base
+            };
+            let lp = lp.as_mut().expect("built by ensure_head");
+            let own = self.position[t] as usize;
+            let own = (own < lp.len()).then_some(own);
             let before = lp.stats.pivots;
             let answer = solve_without(lp, &self.rhs, own, &mut self.point);
             self.stats.pivots += lp.stats.pivots - before;
@@ -162,9 +183,18 @@ impl FullEngine {
             self.stats.lp_time += clock.elapsed();
             let clock = Instant::now();
             match answer {
+                HeadAnswer::Feasible if grown && !base_for_point => {
+                    base_for_point = true;
+                    grown = false;
+                }
                 HeadAnswer::Feasible => {
-                    let cert =
-                        Certificate::Reject(reject_point(lp.tokens(), &self.point, token, q, kappa));
+                    let cert = Certificate::Reject(reject_point(
+                        lp.tokens(),
+                        &self.point,
+                        token,
+                        q,
+                        kappa,
+                    ));
                     let verdict = verify::check(step, basis, token, &cert);
                     self.stats.verify_time += clock.elapsed();
                     return match verdict {
@@ -178,6 +208,8 @@ impl FullEngine {
                         }
                     };
                 }
+                // The grown head has a point the base has not: take the grown one's.
+                HeadAnswer::Infeasible if base_for_point => grown = true,
                 HeadAnswer::Infeasible => {
                     let cert = KeepCertificate {
                         y: lp.farkas().to_vec(),
@@ -198,9 +230,11 @@ impl FullEngine {
                         return Some(Certificate::Keep(cert));
                     }
                     self.stats.misses += 1;
+                    self.ensure_head(step, basis, true);
                     if !self.grow(step, basis, token, &cert.y) {
                         return None;
                     }
+                    grown = true;
                 }
                 HeadAnswer::Stalled => return None,
             }
@@ -212,7 +246,7 @@ impl FullEngine {
     /// `q_j g(s_j)`, `s = A^T y`); false when none is left to add or the head is full.
     fn grow(&mut self, step: &Step, basis: &Basis, token: u32, y: &[f64]) -> bool {
         let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
-        let Some(lp) = self.lp.as_mut() else {
+        let Some(lp) = self.grown.as_mut() else {
             return false;
         };
         if lp.len() >= MAX_COLUMNS {

@@ -1,6 +1,6 @@
 //! Per-token decisions against the full basis (`[W 1]`, `m + 1 = 577` rows) on exported real
 //! steps (`scripts/bench-steps.sh`): median and p90 per decided token, keeps and rejects apart,
-//! for tokens near `tau` and in the tail. `cargo run --release -p basis-aware-tools --example
+//! for tokens near `tau` and in the tail, and a full mask within a deadline. `cargo run --release -p basis-aware-tools --example
 //! full_probe -- [tokens per group] [steps] [old tail tokens] [mask]`.
 
 use std::path::PathBuf;
@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use basis_aware::backends::SimplexBackend;
 use basis_aware::{decide, Basis, Outcome, Rule, Step};
 use basis_aware_tools::instance::Instance;
+
+/// Deadline of a full mask: undecided tokens are what it left.
+const MASK_SECONDS: u64 = 180;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -33,12 +36,17 @@ fn main() {
             .step_by(stride)
             .take(per_group)
             .collect();
-        eprintln!("step {k}: tau = {:.3e}, {} below tau", step.tau(), below.len());
+        eprintln!(
+            "step {k}: tau = {:.3e}, {} below tau",
+            step.tau(),
+            below.len()
+        );
         // The new path: one backend for the step's tokens, near ones first (as a mask asks
         // them), so the engine's head LP and its pooled duals carry from token to token.
         let mut backend = SimplexBackend::default();
         for (group, tokens) in [("near", &near), ("tail", &tail)] {
-            let (keeps, rejects, undecided) = time_tokens(&step, &basis, tokens, &mut backend, None);
+            let (keeps, rejects, undecided) =
+                time_tokens(&step, &basis, tokens, &mut backend, None);
             eprintln!(
                 "  new {group}: keeps {} | rejects {} | undecided {undecided}",
                 stats(keeps),
@@ -52,8 +60,13 @@ fn main() {
         for (group, tokens, limit) in [("near", &near, per_group), ("tail", &tail, old_tail)] {
             let mut old = SimplexBackend::default();
             old.full_basis_engine = false;
-            let (keeps, rejects, undecided) =
-                time_tokens(&step, &basis, &tokens[..limit.min(tokens.len())], &mut old, Some(()));
+            let (keeps, rejects, undecided) = time_tokens(
+                &step,
+                &basis,
+                &tokens[..limit.min(tokens.len())],
+                &mut old,
+                Some(()),
+            );
             eprintln!(
                 "  old {group}: keeps {} | rejects {} | undecided {undecided}",
                 stats(keeps),
@@ -61,9 +74,35 @@ fn main() {
             );
         }
         if mask {
+            // The bulk certificate, which the pipeline skips above `BULK_MAX_ROWS` rows: what
+            // it would reject at this size, and at what cost.
             let start = Instant::now();
-            let t = basis_aware::truncate(logits, &basis, &Rule::Eta(9e-4), Some(&mut SimplexBackend::default()))
-                .expect("mask");
+            let bulk = basis_aware::verify::rejected_by_bulk(
+                &step,
+                &basis,
+                &basis_aware::BulkRejectCertificate {
+                    radius: basis_aware::reduction::DEFAULT_BULK_RADIUS,
+                },
+            );
+            eprintln!(
+                "  bulk certificate at m + 1 = {}: {:.2} s, {}",
+                basis.dim() + 1,
+                start.elapsed().as_secs_f64(),
+                match &bulk {
+                    Ok(r) => format!("{} rejected", r.len()),
+                    Err(e) => format!("refused: {e}"),
+                }
+            );
+            let start = Instant::now();
+            let t = basis_aware::truncate_within(
+                logits,
+                &basis,
+                &Rule::Eta(9e-4),
+                Some(&mut SimplexBackend::default()),
+                &mut basis_aware::reduction::default_pipeline(),
+                basis_aware::Budget::within(Duration::from_secs(MASK_SECONDS)),
+            )
+            .expect("mask");
             eprintln!(
                 "  full mask: {:.2} s, kept {} (threshold {}, duals {}), rejected {}, undecided {}, solves {}",
                 start.elapsed().as_secs_f64(),
@@ -90,7 +129,11 @@ fn time_tokens(
     let (mut keeps, mut rejects, mut undecided) = (Vec::new(), Vec::new(), 0);
     for &t in tokens {
         let mut copy = backend.clone();
-        let b = if fresh.is_some() { &mut copy } else { &mut *backend };
+        let b = if fresh.is_some() {
+            &mut copy
+        } else {
+            &mut *backend
+        };
         let start = Instant::now();
         let outcome = decide(step, basis, t, Some(b)).expect("decide");
         let e = start.elapsed();
@@ -109,5 +152,10 @@ fn stats(mut times: Vec<Duration>) -> String {
     }
     times.sort();
     let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-    format!("{} median {:.1} ms p90 {:.1} ms", times.len(), at(0.5), at(0.9))
+    format!(
+        "{} median {:.1} ms p90 {:.1} ms",
+        times.len(),
+        at(0.5),
+        at(0.9)
+    )
 }
