@@ -11,8 +11,14 @@ use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::ledger::{Checker, Verified};
 
-/// Column-generation rounds per token beyond the tiers.
-const ROUNDS: usize = 8;
+/// Column-generation rounds per token beyond the tiers; round `k` adds `grow * 2^min(k, 6)`
+/// columns, so a token that needs most of the vocabulary reaches it in a few rounds rather than
+/// falling through to the backend (tens of milliseconds a token).
+const ROUNDS: usize = 12;
+
+/// How far below the sum `F(y)` a token's term `sigma q_j s_j` may be and still make a Farkas
+/// vector worth offering to the verifier (whose margin is far smaller than this).
+const OFFER_SLACK: f64 = 1e-6;
 
 /// Where an answer came from: a tier, or (the last slot) a grown head.
 pub const SLOTS: usize = 4;
@@ -137,6 +143,8 @@ pub struct BandEngine {
     a: Vec<f64>,
     point: Vec<f64>,
     s: Vec<f64>,
+    /// The vector `s` was computed for.
+    s_for: Vec<f64>,
     dots: Vec<f64>,
     no_skip: Vec<bool>,
     scores: Vec<(f64, u32)>,
@@ -150,6 +158,7 @@ impl BandEngine {
     /// Readies the engine for `band`'s step, reusing its buffers (the vocabulary-sized ones
     /// are sized once per vocabulary, not per step).
     pub fn prepare(&mut self, band: &BandStep<'_>, vocab: usize) {
+        self.s_for.clear();
         self.in_head.clear();
         self.in_head.resize(vocab, false);
         for &j in &band.order {
@@ -306,9 +315,7 @@ impl BandEngine {
                             continue;
                         }
                     }
-                    let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
-                    self.submit(checker, cert, k, true, out);
-                    if self.settled(checker, t) {
+                    if self.offer_dual(checker, &y, k, out) && self.settled(checker, t) {
                         return;
                     }
                     self.stats.misses += 1;
@@ -322,6 +329,50 @@ impl BandEngine {
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }
+    }
+
+    /// `self.s = A^T y` over the vocabulary (`s_j = b_j . y_b + y_0`), remembered as `y`'s.
+    fn vocab_dots(&mut self, basis: &Basis, y: &[f64]) {
+        let m = basis.dim();
+        self.s.resize(basis.vocab(), 0.0);
+        basis.dots(&y[..m], &mut self.s);
+        self.s.iter_mut().for_each(|v| *v += y[m]);
+        self.s_for.clear();
+        self.s_for.extend_from_slice(y);
+    }
+
+    /// Submits the Farkas vector `y` as a keep certificate when it may keep a token not yet
+    /// settled: one pass over the vocabulary here (kept in `self.s` for pricing) decides whether
+    /// the verifier's pass is worth making. A vector that keeps nothing open is not offered. The
+    /// test is generous by [`OFFER_SLACK`], so it never withholds a dual the verifier would
+    /// accept for an open token; it only changes the work. Returns whether it was offered.
+    fn offer_dual(
+        &mut self,
+        checker: &Checker<'_, '_>,
+        y: &[f64],
+        slot: usize,
+        out: &mut Vec<Verified>,
+    ) -> bool {
+        let clock = Instant::now();
+        let step = checker.step();
+        self.vocab_dots(checker.basis(), y);
+        let (q, kappa, sigma) = (step.q(), step.kappa(), step.sigma());
+        let total: f64 = self
+            .s
+            .iter()
+            .zip(q)
+            .map(|(&sj, &qj)| qj * if sj > 0.0 { kappa * sj } else { -sj })
+            .sum();
+        let bar = total * (1.0 - OFFER_SLACK);
+        let useful = self.s.iter().zip(q).enumerate().any(|(j, (&sj, &qj))| {
+            sigma * qj * sj > bar && !self.settled(checker, j as u32) && qj > 0.0
+        });
+        self.stats.price_time += clock.elapsed();
+        if useful {
+            let cert = Certificate::Keep(KeepCertificate { y: y.to_vec() });
+            self.submit(checker, cert, slot, true, out);
+        }
+        useful
     }
 
     fn submit(
@@ -362,7 +413,6 @@ impl BandEngine {
         let step = checker.step();
         let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
-        let m = basis.dim();
         let Some(base) = self.tiers.iter().rev().find_map(Option::as_ref) else {
             return;
         };
@@ -378,17 +428,19 @@ impl BandEngine {
             },
         };
         let last = SLOTS - 1;
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
             let Some(yv) = y.take() else { break };
             let clock = Instant::now();
-            self.s.resize(step.vocab(), 0.0);
-            basis.dots(&yv[..m], &mut self.s);
+            // `self.s` holds `A^T yv` from `offer_dual`, or is computed here for a vector the
+            // verifier was not offered (the first round's, from a stalled tier).
+            if !self.s_for.as_slice().eq(yv.as_slice()) {
+                self.vocab_dots(basis, &yv);
+            }
             self.scores.clear();
             for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
                 if self.in_head[j] || qj == 0.0 || j == t as usize {
                     continue;
                 }
-                let sj = sj + yv[m];
                 let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
                 if g > 0.0 {
                     self.scores.push((g, j as u32));
@@ -397,7 +449,7 @@ impl BandEngine {
             if self.scores.is_empty() {
                 break;
             }
-            let k = band.grow.min(self.scores.len());
+            let k = (band.grow << round.min(6)).min(self.scores.len());
             if k < self.scores.len() {
                 self.scores
                     .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
@@ -422,8 +474,7 @@ impl BandEngine {
                 }
                 HeadAnswer::Infeasible => {
                     let yv = lp.farkas().to_vec();
-                    let cert = Certificate::Keep(KeepCertificate { y: yv.clone() });
-                    self.submit(checker, cert, last, true, out);
+                    self.offer_dual(checker, &yv, last, out);
                     if !self.settled(checker, t) {
                         self.stats.misses += 1;
                         y = Some(yv);

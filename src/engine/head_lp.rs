@@ -101,6 +101,10 @@ pub struct HeadLp {
     /// Scratch for factorisation: `rows x 2 rows`.
     factor: Vec<f64>,
     since_refactor: usize,
+    /// `y = B^-T c_B` for the current basis when `duals_fresh`: prices an added column in
+    /// `O(rows)` (a grown head adds thousands).
+    duals: Vec<f64>,
+    duals_fresh: bool,
     /// Largest `|a_j|_inf max(-lower_j, upper_j)`: the scale of `N x_N`.
     box_scale: f64,
     /// Pivots allowed per solve.
@@ -135,6 +139,8 @@ impl Clone for HeadLp {
             flips: self.flips.clone(),
             factor: self.factor.clone(),
             since_refactor: self.since_refactor,
+            duals: self.duals.clone(),
+            duals_fresh: self.duals_fresh,
             box_scale: self.box_scale,
             max_pivots: self.max_pivots,
             stats: self.stats,
@@ -163,6 +169,8 @@ impl Clone for HeadLp {
         self.flips.clone_from(&source.flips);
         self.factor.clone_from(&source.factor);
         self.since_refactor = source.since_refactor;
+        self.duals.clone_from(&source.duals);
+        self.duals_fresh = source.duals_fresh;
         self.box_scale = source.box_scale;
         self.max_pivots = source.max_pivots;
         self.stats = source.stats;
@@ -198,6 +206,8 @@ impl HeadLp {
             flips: Vec::new(),
             factor: vec![0.0; 2 * rows * rows],
             since_refactor: 0,
+            duals: Vec::new(),
+            duals_fresh: false,
             box_scale: 0.0,
             max_pivots: 2000,
             stats: HeadStats::default(),
@@ -233,14 +243,10 @@ impl HeadLp {
         let c = -PERTURBATION * (1.0 + 0.01 * u) * upper.max(-lower).sqrt();
         self.cost.push(c);
         // Reduced cost c_j - y^T a_j with y = B^-T c_B.
-        let mut d = c;
-        for k in 0..self.rows {
-            let cb = self.basic_cost(k);
-            if cb != 0.0 {
-                let row = &self.inverse[k * self.rows..(k + 1) * self.rows];
-                d -= cb * dot(row, a);
-            }
+        if !self.duals_fresh {
+            self.update_duals();
         }
+        let d = c - dot(&self.duals, a);
         self.reduced.push(d);
         self.is_basic.push(false);
         let up = d < 0.0;
@@ -250,6 +256,22 @@ impl HeadLp {
             *s += ak * v;
         }
         self.alpha.push(0.0);
+    }
+
+    /// `duals = B^-T c_B = sum_k c_{B,k} (row k of B^-1)`.
+    fn update_duals(&mut self) {
+        let r = self.rows;
+        self.duals.clear();
+        self.duals.resize(r, 0.0);
+        for k in 0..r {
+            let cb = self.basic_cost(k);
+            if cb != 0.0 {
+                for (y, &v) in self.duals.iter_mut().zip(&self.inverse[k * r..(k + 1) * r]) {
+                    *y += cb * v;
+                }
+            }
+        }
+        self.duals_fresh = true;
     }
 
     fn basic_cost(&self, k: usize) -> f64 {
@@ -611,6 +633,7 @@ impl HeadLp {
             }
         }
         self.since_refactor += 1;
+        self.duals_fresh = false;
         self.stats.pivots += 1;
         self.recompute_primal();
         Ok(())
@@ -712,6 +735,7 @@ impl HeadLp {
     /// The reduced costs, `N x_N` and `x_B` from a fresh inverse.
     fn refresh_after_inverse(&mut self) {
         let r = self.rows;
+        self.duals_fresh = false;
         // y = B^-T c_B into `column`, then d_j = c_j - y . a_j.
         self.column.fill(0.0);
         for k in 0..r {

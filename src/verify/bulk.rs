@@ -19,7 +19,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_inverse::invert_lower_triangular;
-use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use faer::{Accum, Mat, MatRef, Par, Side};
 
 use crate::basis::Basis;
 use crate::certificate::BulkRejectCertificate;
@@ -290,18 +290,41 @@ impl<'b> Pass<'b> {
         }
     }
 
-    /// Calls `each(j, |K a_j|^2, |a_j|^2)` for every token, both as computed.
+    /// Calls `each(j, |K a_j|^2, |a_j|^2)` for every token, both as computed. `K` is lower
+    /// triangular (the inverse of a Cholesky factor); the products run a row of `K` against a
+    /// block of tokens at a time, so the inner loop is over tokens and vectorizes.
     fn radii(&mut self, k: MatRef<'_, f64>, mut each: impl FnMut(usize, f64, f64)) {
         let (n, vocab) = (self.n, self.basis.vocab());
+        let k_rows: Vec<Vec<f64>> = (0..n)
+            .map(|r| (0..=r).map(|c| k[(r, c)]).collect())
+            .collect();
         for start in (0..vocab).step_by(BLOCK) {
             let len = BLOCK.min(vocab - start);
             self.load(start, len);
-            let x = MatRef::from_column_major_slice(&self.x[..n * len], n, len);
-            let out = MatMut::from_column_major_slice_mut(&mut self.out[..n * len], n, len);
-            matmul(out, Accum::Replace, k, x, 1.0, Par::Seq);
+            // Token-minor copy of the block: `by_row[c * BLOCK + t]` is `a_j[c]`.
             for t in 0..len {
-                let v = &self.out[t * n..(t + 1) * n];
-                each(start + t, v.iter().map(|x| x * x).sum(), self.norms[t]);
+                for c in 0..n {
+                    self.y[c * BLOCK + t] = self.x[t * n + c];
+                }
+            }
+            let squares = &mut self.out[..len];
+            squares.iter_mut().for_each(|v| *v = 0.0);
+            let mut row = [0.0f64; BLOCK];
+            for k_row in &k_rows {
+                let row = &mut row[..len];
+                row.iter_mut().for_each(|v| *v = 0.0);
+                for (c, &kc) in k_row.iter().enumerate() {
+                    let column = &self.y[c * BLOCK..c * BLOCK + len];
+                    for (v, &x) in row.iter_mut().zip(column) {
+                        *v += kc * x;
+                    }
+                }
+                for (s, &v) in squares.iter_mut().zip(row.iter()) {
+                    *s += v * v;
+                }
+            }
+            for t in 0..len {
+                each(start + t, self.out[t], self.norms[t]);
             }
         }
     }
@@ -319,6 +342,12 @@ fn inverse_factor(m: MatRef<'_, f64>) -> Result<Mat<f64>, BulkError> {
         .map_err(|_| BulkError::NotPositiveDefinite)?;
     let mut k = Mat::<f64>::zeros(m.nrows(), m.ncols());
     invert_lower_triangular(k.as_mut(), llt.L(), Par::Seq);
+    // Exactly lower triangular, as the radii pass reads it (the check certifies this matrix).
+    for c in 1..k.ncols() {
+        for r in 0..c {
+            k[(r, c)] = 0.0;
+        }
+    }
     if !k.is_all_finite() {
         return Err(BulkError::NonFinite);
     }

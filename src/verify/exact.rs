@@ -18,10 +18,11 @@
 //! whenever it satisfies the row they are a multiple of. Rank-deficient structure that is not of
 //! that form leaves `G` singular and the point refused (undecided), never accepted.
 
+use super::gram::GramFactor;
 use super::square::absorbed_by_square_system;
 use super::CertificateError;
 use crate::basis::Basis;
-use crate::compensated::{gamma, Dot2, ETA, U};
+use crate::compensated::{Dot2, ETA};
 
 /// A computed residual `sum_j d_j a_j` (`a_j = (b_j, 1)`) of a point's changes `d`, with a
 /// componentwise bound on its rounding error.
@@ -131,134 +132,12 @@ fn absorbed_by_gram(
     moved: &[u32],
     absorbers: &[Absorber],
 ) -> Result<(), CertificateError> {
-    let smax = absorbers
-        .iter()
-        .map(|a| a.slack)
-        .filter(|s| s.is_finite())
-        .fold(0.0f64, f64::max);
-    if smax <= 0.0 {
-        return Err(CertificateError::NotAbsorbed {
+    GramFactor::new(basis, moved, absorbers)
+        .ok_or_else(|| CertificateError::NotAbsorbed {
             needed: norm(&residual.value),
             capacity: 0.0,
-        });
-    }
-    // Slacks scaled by a power of two (exact) so the largest is about one; those far below it
-    // would only underflow in the squares, and dropping an absorber is always safe.
-    let slack_exp = exponent(smax);
-    let slack_scale = pow2(-slack_exp);
-    let absorbers: Vec<Absorber> = absorbers
-        .iter()
-        .filter(|a| a.slack.is_finite() && a.slack > 0.0)
-        .map(|a| Absorber {
-            token: a.token,
-            slack: a.slack * slack_scale,
-        })
-        .filter(|a| a.slack >= MIN_SCALED_SLACK)
-        .collect();
-    let rows = independent_rows(basis, moved, &absorbers);
-    let n = rows.len();
-    let row_scale = row_scales(basis, &rows, &absorbers);
-    let column = |token: u32, v: &mut [f64]| {
-        for ((vk, &k), &p) in v.iter_mut().zip(&rows).zip(&row_scale) {
-            *vk = p * entry(basis, token, k);
-        }
-    };
-    // R with R^T R = sum_j s_j^2 v_j v_j^T, by Givens rotations of the rows s_j v_j into R, the
-    // largest first: slacks span tens of orders of magnitude on peaked steps, and this graded
-    // order keeps the small directions that the Gram matrix's rounding would erase. R only
-    // shapes L; nothing below relies on its accuracy.
-    let mut order: Vec<usize> = (0..absorbers.len()).collect();
-    let mut v = vec![0.0; n];
-    let weighted_norm = |a: &Absorber, v: &mut [f64]| {
-        column(a.token, v);
-        a.slack * norm(v)
-    };
-    let norms: Vec<f64> = absorbers.iter().map(|a| weighted_norm(a, &mut v)).collect();
-    order.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]));
-    let mut r = vec![0.0; n * n];
-    for &i in &order {
-        column(absorbers[i].token, &mut v);
-        v.iter_mut().for_each(|x| *x *= absorbers[i].slack);
-        rotate_into(&mut r, n, &mut v);
-    }
-    let refused = || CertificateError::NotAbsorbed {
-        needed: norm(&residual.value),
-        capacity: 0.0,
-    };
-    let l = upper_inverse_transposed(&r, n).ok_or_else(refused)?;
-    let l_frobenius = l.iter().map(|x| x * x).sum::<f64>().sqrt() * (1.0 + gamma(n * n + 1));
-    // G1 = sum_j s_j^2 c_j c_j^T with c_j = L v_j by compensated dot products, and the bound on
-    // |G_L - G1|_2.
-    let mut g1 = vec![0.0; n * n];
-    let mut c = vec![0.0; n];
-    let (mut cross, mut trace) = (0.0f64, 0.0f64);
-    let gn = gamma(n + 1);
-    for a in &absorbers {
-        column(a.token, &mut v);
-        for k in 0..n {
-            let mut dot = Dot2::default();
-            for j in 0..=k {
-                dot.add_product(l[k * n + j], v[j]);
-            }
-            c[k] = dot.value();
-        }
-        let v_norm = norm(&v);
-        let c_norm = norm(&c);
-        // Dot2's bound, u |c_k| + gamma_n^2 |L_k| |v|, summed over k with Cauchy-Schwarz.
-        let g =
-            2.0 * (U * c_norm + gn * gn * l_frobenius * v_norm + (n as f64).powf(1.5) * 4.0 * ETA);
-        let w = a.slack * a.slack;
-        cross += w * (2.0 * g * c_norm + g * g);
-        trace += w * c_norm * c_norm;
-        for k in 0..n {
-            let wk = w * c[k];
-            for j in 0..=k {
-                g1[k * n + j] += wk * c[j];
-            }
-        }
-    }
-    let count = absorbers.len();
-    let g1_error =
-        2.0 * (cross + gamma(count + 4) * trace + (4 * count * n) as f64 * ETA) * (1.0 + 1e-9);
-    // Gershgorin: lambda_min(G1) >= min_i (G1_ii - sum_{k != i} |G1_ik|), less that sum's own
-    // rounding.
-    let mut lambda = f64::INFINITY;
-    for i in 0..n {
-        let off: f64 = (0..n)
-            .filter(|&k| k != i)
-            .map(|k| g1[i.max(k) * n + i.min(k)].abs())
-            .sum();
-        let diag = g1[i * n + i];
-        let disc = diag - off - 2.0 * gn * (diag.abs() + off);
-        lambda = lambda.min(disc);
-    }
-    let lambda = lambda - g1_error;
-    // The residual through L: t = fl(L P r~), and a bound on |L P r - t| (r the exact residual).
-    let (w, ew) = residual.on_rows(&rows, &row_scale);
-    let (mut t_sq, mut e_sq) = (0.0f64, 0.0f64);
-    for k in 0..n {
-        let row = &l[k * n..k * n + k + 1];
-        let mut dot = Dot2::default();
-        for (a, b) in row.iter().zip(&w) {
-            dot.add_product(*a, *b);
-        }
-        let t = dot.value();
-        let carried: f64 = row.iter().zip(&ew).map(|(a, b)| a.abs() * b).sum();
-        let e = dot.error_bound() + 2.0 * (carried * (1.0 + gn) + 2.0 * n as f64 * ETA);
-        t_sq += t * t;
-        e_sq += e * e;
-    }
-    let needed = (t_sq.sqrt() + e_sq.sqrt()) * (1.0 + gamma(2 * n + 4)) * pow2(-slack_exp);
-    let capacity = if lambda > 0.0 {
-        (lambda * (1.0 - 4.0 * U)).sqrt() * (1.0 - 2.0 * U)
-    } else {
-        0.0
-    };
-    if needed.is_finite() && needed <= capacity && capacity > 0.0 {
-        Ok(())
-    } else {
-        Err(CertificateError::NotAbsorbed { needed, capacity })
-    }
+        })?
+        .absorbs(residual)
 }
 
 /// Each kept row's scale: a power of two (exact) that brings its largest absorber entry to about
@@ -278,10 +157,6 @@ pub(super) fn row_scales(basis: &Basis, rows: &[usize], absorbers: &[Absorber]) 
         })
         .collect()
 }
-
-/// Scaled slacks below this (relative to the largest, about one) are dropped: their squares would
-/// approach the subnormal range, and they add nothing measurable to `G`.
-const MIN_SCALED_SLACK: f64 = 1e-150;
 
 /// Entry `k` of `a_j = (b_j, 1)`.
 pub(super) fn entry(basis: &Basis, token: u32, k: usize) -> f64 {
@@ -344,45 +219,4 @@ pub(super) fn independent_rows(basis: &Basis, moved: &[u32], absorbers: &[Absorb
     let mut rows: Vec<usize> = kept.into_iter().map(|(k, _)| k).collect();
     rows.push(m);
     rows
-}
-
-/// Rotates the row `v` into the upper-triangular `r` (row-major `n x n`) with Givens rotations,
-/// so that `R^T R` gains `v v^T`; `v` is consumed.
-fn rotate_into(r: &mut [f64], n: usize, v: &mut [f64]) {
-    for k in 0..n {
-        if v[k] == 0.0 {
-            continue;
-        }
-        let (a, b) = (r[k * n + k], v[k]);
-        let h = a.hypot(b);
-        let (cos, sin) = (a / h, b / h);
-        r[k * n + k] = h;
-        v[k] = 0.0;
-        for j in k + 1..n {
-            let (x, y) = (r[k * n + j], v[j]);
-            r[k * n + j] = cos * x + sin * y;
-            v[j] = cos * y - sin * x;
-        }
-    }
-}
-
-/// `L = R^{-T}` for the upper-triangular `r` (row-major `n x n`): lower triangular, upper part
-/// exactly zero; `None` when a diagonal entry is not positive or anything is not finite.
-fn upper_inverse_transposed(r: &[f64], n: usize) -> Option<Vec<f64>> {
-    if (0..n).any(|i| !(r[i * n + i] > 0.0 && r[i * n + i].is_finite())) {
-        return None;
-    }
-    // R^T X = I by forward substitution, column by column; (R^T)_{ip} = r[p][i].
-    let mut x = vec![0.0; n * n];
-    for col in 0..n {
-        for i in col..n {
-            let mut sum = if i == col { 1.0 } else { 0.0 };
-            for p in col..i {
-                sum -= r[p * n + i] * x[p * n + col];
-            }
-            x[i * n + col] = sum / r[i * n + i];
-        }
-    }
-    let ok = x.iter().all(|v| v.is_finite()) && (0..n).all(|i| x[i * n + i] > 0.0);
-    ok.then_some(x)
 }

@@ -13,9 +13,11 @@
 
 mod bulk;
 mod exact;
+mod gram;
 mod keep;
 mod memo;
 mod reject;
+mod shared;
 mod square;
 
 pub use exact::{exact_point_exists, Absorber, Residual};

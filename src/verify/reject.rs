@@ -2,7 +2,7 @@
 //! when an exact point provably exists next to it ([`super::exact_point_exists`]).
 
 use super::exact::{exact_point_exists, Absorber, Residual};
-use super::{check_vocab, memo, CertificateError};
+use super::{check_vocab, memo, shared, CertificateError};
 use crate::basis::Basis;
 use crate::certificate::RejectCertificate;
 use crate::compensated::{ETA, U};
@@ -86,6 +86,10 @@ pub fn rejected_by(
         residual.bound[m] += e;
     }
     let untouched = untouched_absorbers(step, &cert.changes, ABSORBERS_PER_ROW * (m + 1));
+    if shared::untouched_absorb(step.id(), basis, &untouched, &residual) {
+        memo::store_reject(step.id(), basis.id(), &cert.changes, &zeroed);
+        return Ok(zeroed);
+    }
     let mut absorbers = with_slack.clone();
     absorbers.extend(untouched);
     let mut verdict = exact_point_exists(basis, &residual, &moved, &absorbers);

@@ -1,6 +1,6 @@
 //! The second way [`super::exact_point_exists`] proves a residual absorbable: a square system
 //! over `n` absorbers chosen to span the kept rows of `[B 1]`, solved with a verified bound
-//! (ARCHITECTURE.md, "Reject certificates", step 6).
+//! (ARCHITECTURE.md, "Reject certificates", step 7).
 //!
 //! The Gram test weighs every absorber by its slack, which is what makes it strong on ordinary
 //! steps and what breaks it when the slacks span more orders of magnitude than f64 can certify a

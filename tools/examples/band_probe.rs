@@ -1,6 +1,8 @@
 //! Full masks on a few exported real steps (`scripts/bench-steps.sh`) with per-phase counts and
 //! times, for quick iteration on the band engines: `cargo run --release -p basis-aware-tools
-//! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default` or `old`).
+//! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default`, `bulk`, `band` or `old`;
+//! `PROBE_ONLY=<k>` for one step, `PROBE_TIERS=256,1024,4096` and `PROBE_GROW` for the band's
+//! heads).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -72,7 +74,17 @@ fn main() {
         let at = only.unwrap_or(at);
         let (entropy, logits) = &all[at];
         // One band reduction per step: epsilon's mask starts from eta's pool of duals.
-        let mut band = BandLp::default();
+        let mut band = match std::env::var("PROBE_TIERS") {
+            Ok(v) => {
+                let t: Vec<usize> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+                let grow = std::env::var("PROBE_GROW")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(256);
+                BandLp::with_tiers([t[0], t[1], t[2]], grow)
+            }
+            Err(_) => BandLp::default(),
+        };
         if std::env::var("PROBE_POOL").is_ok_and(|v| v == "0") {
             band.pool_size = 0;
         }
