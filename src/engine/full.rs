@@ -88,6 +88,8 @@ pub(crate) struct FullEngine {
     /// The pooled dual that keeps each token (`NONE` for none).
     cover: Vec<u32>,
     duals: Vec<KeepCertificate>,
+    /// Whether the last token the engine decided was a reject.
+    last_was_point: bool,
     rhs: Vec<f64>,
     a: Vec<f64>,
     point: Vec<f64>,
@@ -112,6 +114,7 @@ impl FullEngine {
         self.cover.clear();
         self.cover.resize(step.vocab(), NONE);
         self.duals.clear();
+        self.last_was_point = false;
         self.stats = FullBasisStats::default();
         let r = basis.dim() + 1;
         self.rhs.resize(r, 0.0);
@@ -152,15 +155,17 @@ impl FullEngine {
         let t = token as usize;
         if let Some(dual) = self.duals.get(self.cover[t] as usize) {
             self.stats.pooled += 1;
+            self.last_was_point = false;
             return Some(Certificate::Keep(dual.clone()));
         }
         let (q, kappa) = (step.q(), step.kappa());
         column(basis, token, &mut self.rhs);
         self.rhs.iter_mut().for_each(|x| *x *= q[t]);
-        // The grown head first when there is one (its columns were priced in for earlier tokens,
-        // most of which are keeps); a point it finds is asked of the base again, whose points
-        // move fewer tokens.
-        let mut grown = self.grown.is_some();
+        // After a keep, the grown head first when there is one (its columns were priced in for
+        // earlier keeps); a point it finds is asked of the base again, whose points move fewer
+        // tokens. After a reject, the base first: tokens come most probable first, so rejects
+        // follow rejects, and the grown head's larger LP would only find the same point.
+        let mut grown = self.grown.is_some() && !self.last_was_point;
         let mut base_for_point = false;
         for _ in 0..ROUNDS {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -200,6 +205,7 @@ impl FullEngine {
                     return match verdict {
                         Ok(_) => {
                             self.stats.points += 1;
+                            self.last_was_point = true;
                             Some(cert)
                         }
                         Err(_) => {
@@ -227,6 +233,7 @@ impl FullEngine {
                         self.duals.push(cert.clone());
                     }
                     if kept.binary_search(&token).is_ok() {
+                        self.last_was_point = false;
                         return Some(Certificate::Keep(cert));
                     }
                     self.stats.misses += 1;
