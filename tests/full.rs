@@ -9,7 +9,7 @@ mod common;
 
 use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::BULK_MAX_ROWS;
-use basis_aware::{decide, Basis, MatrixView, Outcome, Rule, Step};
+use basis_aware::{decide, truncate, Basis, Decision, MatrixView, Outcome, Rule, Step};
 use common::{gaussian_instance, min_mass};
 
 /// Oracle minima `min p_i / q_i` within this of zero are marginal (microlp's own tolerance).
@@ -24,17 +24,44 @@ struct Tally {
     keeps: usize,
     rejects: usize,
     undecided: usize,
+    /// Tokens the full mask rejected by chunk points.
+    chunk_rejects: usize,
 }
+
+/// The rule of every step here.
+const ETA: f64 = 0.02;
 
 /// Decides the `count` most probable tokens below `tau` through one backend, in that order (as
 /// a mask asks them, so the head LP and the pooled duals carry from token to token), and checks
-/// each decision against the oracle's `min p_i`.
-fn against_oracle(step: &Step, basis: &Basis, count: usize) -> Tally {
+/// each decision against the oracle's `min p_i`, and the full mask's (which zeroes the tail in
+/// chunks through the engine's set points) where it decided the token.
+fn against_oracle(step: &Step, basis: &Basis, logits: Option<&[f32]>, count: usize) -> Tally {
     let mut backend = SimplexBackend::default();
     let mut tally = Tally::default();
+    let mask = logits.map(|logits| {
+        let mask = truncate(
+            logits,
+            basis,
+            &Rule::Eta(ETA),
+            Some(&mut SimplexBackend::default()),
+        )
+        .unwrap();
+        tally.chunk_rejects = mask.counts.chunk_rejected;
+        mask
+    });
     for &i in step.below_threshold().iter().take(count) {
         let outcome = decide(step, basis, i, Some(&mut backend)).unwrap();
         let relative = min_mass(step, basis, i as usize) / step.q()[i as usize];
+        if let Some(mask) = &mask {
+            let in_mask = mask.outcomes[i as usize];
+            if relative.abs() > MARGINAL && !matches!(in_mask, Decision::Undecided(_)) {
+                assert_eq!(
+                    mask.kept.binary_search(&i).is_ok(),
+                    relative > 0.0,
+                    "token {i} in the mask: {in_mask:?}, oracle min p_i/q_i = {relative:e}"
+                );
+            }
+        }
         match outcome {
             Outcome::Undecided(_) => {
                 tally.undecided += 1;
@@ -58,15 +85,17 @@ fn against_oracle(step: &Step, basis: &Basis, count: usize) -> Tally {
 
 #[test]
 fn full_engine_decides_as_the_oracle() {
-    let (mut keeps, mut rejects, mut pooled) = (0, 0, 0);
+    let (mut keeps, mut rejects, mut pooled, mut chunks) = (0, 0, 0, 0);
     for (vocab, scale, seed) in [(160, 20.0, 1), (200, 40.0, 2)] {
         let inst = gaussian_instance(vocab, DIM, 1, scale, seed);
         let basis = inst.basis(None).unwrap();
-        let step = Step::new(inst.step_logits(0).unwrap(), &Rule::Eta(0.02)).unwrap();
-        let tally = against_oracle(&step, &basis, usize::MAX);
+        let logits = inst.step_logits(0).unwrap();
+        let step = Step::new(logits, &Rule::Eta(ETA)).unwrap();
+        let tally = against_oracle(&step, &basis, Some(logits), usize::MAX);
         assert_eq!(tally.undecided, 0, "{tally:?}");
         keeps += tally.keeps;
         rejects += tally.rejects;
+        chunks += tally.chunk_rejects;
         let mut backend = SimplexBackend::default();
         for &i in step.below_threshold() {
             decide(&step, &basis, i, Some(&mut backend)).unwrap();
@@ -77,6 +106,7 @@ fn full_engine_decides_as_the_oracle() {
     // some tokens without an LP.
     assert!(keeps > 0 && rejects > 0, "keeps {keeps}, rejects {rejects}");
     assert!(pooled > 0);
+    assert!(chunks > 0, "no chunk point");
 }
 
 /// Tokens `2k` and `2k + 1` (`k < pairs`) of `b` (row-major, `DIM` wide) get the same row.
@@ -116,8 +146,9 @@ fn full_engine_on_degenerate_structure_never_contradicts_the_oracle() {
         .collect();
     duplicate_pairs(&mut b, 20);
     let basis = Basis::explicit(MatrixView::new(&b, vocab, DIM).unwrap()).unwrap();
-    let step = Step::new(&logits_of(&b, &h), &Rule::Eta(0.02)).unwrap();
-    let tally = against_oracle(&step, &basis, usize::MAX);
+    let logits = logits_of(&b, &h);
+    let step = Step::new(&logits, &Rule::Eta(ETA)).unwrap();
+    let tally = against_oracle(&step, &basis, Some(&logits), usize::MAX);
     assert!(tally.keeps > 0 && tally.rejects > 0, "{tally:?}");
     // B = G C, every column a combination of 12 (rank-deficient `[B 1]`: the exact reject
     // criterion refuses its points, so tokens may stay undecided, never wrongly decided), with
@@ -136,7 +167,8 @@ fn full_engine_on_degenerate_structure_never_contradicts_the_oracle() {
     }
     duplicate_pairs(&mut b, 10);
     let basis = Basis::explicit(MatrixView::new(&b, vocab, DIM).unwrap()).unwrap();
-    let step = Step::new(&logits_of(&b, &h), &Rule::Eta(0.02)).unwrap();
-    let tally = against_oracle(&step, &basis, 12);
+    let logits = logits_of(&b, &h);
+    let step = Step::new(&logits, &Rule::Eta(ETA)).unwrap();
+    let tally = against_oracle(&step, &basis, None, 12);
     assert!(tally.keeps > 0, "{tally:?}");
 }

@@ -124,14 +124,20 @@ impl SimplexBackend {
         self.full.as_ref().map(|e| e.stats)
     }
 
+    /// Whether tokens of `basis` go to the full-basis engine first: bases above
+    /// [`crate::reduction::BULK_MAX_ROWS`] rows, with the engine and warm starts on.
+    fn full_basis_applies(&self, basis: &Basis) -> bool {
+        self.warm_start
+            && self.full_basis_engine
+            && basis.dim() + 1 > crate::reduction::BULK_MAX_ROWS
+    }
+
     /// The full-basis engine's verified certificate for the token (`src/engine/full.rs`): for
     /// bases above [`crate::reduction::BULK_MAX_ROWS`] rows, with warm starts on, one head LP
     /// is kept from token to token of a step. `None` sends the token on to column generation.
     fn solve_full_basis(&mut self, problem: &TokenProblem<'_>) -> Option<Certificate> {
         let TokenProblem { step, basis, token } = *problem;
-        if !(self.warm_start && self.full_basis_engine)
-            || basis.dim() < crate::reduction::BULK_MAX_ROWS
-        {
+        if !self.full_basis_applies(basis) {
             return None;
         }
         self.full
@@ -336,6 +342,16 @@ impl Backend for SimplexBackend {
             basis,
             tokens,
         } = *problem;
+        // The full-basis engine's base head, or nothing: column generation on a set at these
+        // sizes took most of a 180 s mask deadline on a real step without finishing a chunk.
+        if self.full_basis_applies(basis) {
+            return Ok(self.full.get_or_insert_with(Default::default).solve_set(
+                step,
+                basis,
+                tokens,
+                self.deadline,
+            ));
+        }
         let options = self.options;
         let q = step.q();
         let rows = basis.dim() + 1;

@@ -60,6 +60,11 @@ pub struct FullBasisStats {
     pub misses: usize,
     /// Certificates the verifier refused.
     pub refused: usize,
+    /// Sets asked to go to zero at once ([`crate::Backend::solve_set`]), and those the base
+    /// head found a point for.
+    pub sets: usize,
+    /// Set points found (verified by the ledger, not here).
+    pub set_points: usize,
     /// Pivots over all solves of the step.
     pub pivots: usize,
     /// Columns of the head at the end.
@@ -247,6 +252,75 @@ impl FullEngine {
             }
         }
         None
+    }
+
+    /// A point with every token of `tokens` at zero (a shared rejection, METHOD.md), from the
+    /// base head with the set's own head columns fixed at zero, or `None`. Not verified here:
+    /// the ledger checks it on receipt, and a set the base cannot zero proves nothing (the
+    /// caller splits it).
+    pub(crate) fn solve_set(
+        &mut self,
+        step: &Step,
+        basis: &Basis,
+        tokens: &[u32],
+        deadline: Option<Instant>,
+    ) -> Option<RejectCertificate> {
+        self.prepare(step, basis);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        self.stats.sets += 1;
+        let clock = Instant::now();
+        let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
+        self.ensure_head(step, basis, false);
+        self.rhs.fill(0.0);
+        for &j in tokens {
+            let qj = q[j as usize];
+            for (x, &b) in self.rhs.iter_mut().zip(basis.token_row(j as usize)) {
+                *x += qj * f64::from(b);
+            }
+            self.rhs[m] += qj;
+        }
+        let lp = self.base.as_mut().expect("built by ensure_head");
+        let mut saved = Vec::new();
+        for &j in tokens {
+            let p = self.position[j as usize] as usize;
+            if p < lp.len() {
+                saved.push((p, lp.bounds(p)));
+                lp.set_bounds(p, 0.0, 0.0);
+            }
+        }
+        let before = lp.stats.pivots;
+        let answer = lp.solve(&self.rhs);
+        if answer == HeadAnswer::Feasible {
+            lp.point(&mut self.point);
+        }
+        for &(p, (lower, upper)) in saved.iter().rev() {
+            lp.set_bounds(p, lower, upper);
+        }
+        self.stats.pivots += lp.stats.pivots - before;
+        self.stats.lp_time += clock.elapsed();
+        if answer != HeadAnswer::Feasible {
+            return None;
+        }
+        self.stats.set_points += 1;
+        let mut zeroed = tokens.to_vec();
+        zeroed.sort_unstable();
+        let mut changes: Vec<(u32, f64)> = lp
+            .tokens()
+            .iter()
+            .zip(&self.point)
+            .filter(|(&j, &dj)| dj != 0.0 && zeroed.binary_search(&j).is_err())
+            .map(|(&j, &dj)| {
+                let qj = q[j as usize];
+                (j, dj.clamp(-qj, kappa * qj))
+            })
+            .chain(zeroed.iter().map(|&j| (j, -q[j as usize])))
+            .collect();
+        changes.sort_unstable_by_key(|c| c.0);
+        changes.dedup_by_key(|c| c.0);
+        self.last_was_point = true;
+        Some(RejectCertificate { changes })
     }
 
     /// Adds to the head the [`GROW`] tokens outside it that `y` prices worst (largest
