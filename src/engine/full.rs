@@ -30,13 +30,16 @@ use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::step::Step;
 use crate::verify;
 
-/// Columns of the first head: the most probable tokens. Measured on real SmolLM2 steps at
-/// `m + 1 = 577`: see `docs/performance.md` ("full basis").
-const HEAD: usize = 1024;
+/// Columns of the base head: the most probable tokens. Measured on a real SmolLM2 step at
+/// `m + 1 = 577` (`tools/examples/full_probe.rs`, the 100 most probable tokens below `tau` and
+/// 100 tail ones, one backend): 1,024 columns (growing by 512) gave keeps a median of 278 ms
+/// (p90 1.0 s; 137 Farkas vectors of 200 failed over the vocabulary), 2,048 (by 1,024) 24 ms
+/// (p90 1.0 s, 28 failed) and 4,096 18 ms (p90 0.74 s); tail rejects 7, 13 and 23 ms.
+const HEAD: usize = 2048;
 /// Columns priced into the head per failed Farkas vector.
-const GROW: usize = 512;
+const GROW: usize = 1024;
 /// Rounds of column generation per token before the engine gives up on it.
-const ROUNDS: usize = 8;
+const ROUNDS: usize = 16;
 /// Most columns the head may grow to in one step.
 const MAX_COLUMNS: usize = 8192;
 /// Pivots one right-hand side may take.
@@ -65,6 +68,8 @@ pub struct FullBasisStats {
     pub sets: usize,
     /// Set points found (verified by the ledger, not here).
     pub set_points: usize,
+    /// Times the grown head was full and started again from the base.
+    pub resets: usize,
     /// Pivots over all solves of the step.
     pub pivots: usize,
     /// Columns of the head at the end.
@@ -327,11 +332,18 @@ impl FullEngine {
     /// `q_j g(s_j)`, `s = A^T y`); false when none is left to add or the head is full.
     fn grow(&mut self, step: &Step, basis: &Basis, token: u32, y: &[f64]) -> bool {
         let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
-        let Some(lp) = self.grown.as_mut() else {
+        let (Some(lp), Some(base)) = (self.grown.as_mut(), self.base.as_ref()) else {
             return false;
         };
-        if lp.len() >= MAX_COLUMNS {
-            return false;
+        // A full grown head starts again from the base: the columns earlier tokens priced in
+        // may not be the ones this token needs, and the head's size bounds the memory and every
+        // pivot's cost.
+        if lp.len() + GROW > MAX_COLUMNS {
+            for &j in &lp.tokens()[base.len()..] {
+                self.position[j as usize] = NONE;
+            }
+            lp.clone_from(base);
+            self.stats.resets += 1;
         }
         self.s.resize(step.vocab(), 0.0);
         basis.dots(&y[..m], &mut self.s);

@@ -54,6 +54,9 @@ fn main() {
             );
         }
         eprintln!("  engine: {:?}", backend.full_basis_stats());
+        if std::env::var_os("FULL_PROBE_NEW_ONLY").is_some() {
+            continue;
+        }
         // The old path (column generation from the logical basis), a fresh backend per token as
         // `benches/real.rs` times it; tail rejects take a minute or more each, so only `old_tail`
         // of them.
@@ -137,6 +140,9 @@ fn time_tokens(
         let start = Instant::now();
         let outcome = decide(step, basis, t, Some(b)).expect("decide");
         let e = start.elapsed();
+        if std::env::var_os("FULL_PROBE_VERBOSE").is_some() {
+            eprintln!("    token {t}: {:.1} ms, {}", e.as_secs_f64() * 1e3, describe(&outcome));
+        }
         match outcome {
             Outcome::Keep(_) => keeps.push(e),
             Outcome::Reject(_) => rejects.push(e),
@@ -158,4 +164,12 @@ fn stats(mut times: Vec<Duration>) -> String {
         at(0.5),
         at(0.9)
     )
+}
+
+fn describe(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Keep(_) => "keep",
+        Outcome::Reject(_) => "reject",
+        Outcome::Undecided(_) => "undecided",
+    }
 }
