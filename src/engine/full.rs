@@ -80,9 +80,28 @@ pub struct FullBasisStats {
     pub verify_time: Duration,
 }
 
+/// The head sizes ([`HEAD`], [`GROW`], [`MAX_COLUMNS`]; the unit tests make them small).
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    head: usize,
+    grow: usize,
+    max_columns: usize,
+}
+
+impl Default for Sizes {
+    fn default() -> Self {
+        Self {
+            head: HEAD,
+            grow: GROW,
+            max_columns: MAX_COLUMNS,
+        }
+    }
+}
+
 /// The engine's state for one step and basis; see the module documentation.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FullEngine {
+    sizes: Sizes,
     /// `(step id, basis id)` the state belongs to.
     key: Option<(u64, u64)>,
     /// The head LP over the [`HEAD`] most probable tokens: asked first, for every token.
@@ -138,7 +157,7 @@ impl FullEngine {
             let (q, kappa) = (step.q(), step.kappa());
             let mut lp = HeadLp::new(basis.dim() + 1);
             lp.max_pivots = MAX_PIVOTS;
-            for j in step.most_probable(HEAD) {
+            for j in step.most_probable(self.sizes.head) {
                 column(basis, j, &mut self.a);
                 let qj = q[j as usize];
                 self.position[j as usize] = lp.len() as u32;
@@ -338,7 +357,7 @@ impl FullEngine {
         // A full grown head starts again from the base: the columns earlier tokens priced in
         // may not be the ones this token needs, and the head's size bounds the memory and every
         // pivot's cost.
-        if lp.len() + GROW > MAX_COLUMNS {
+        if lp.len() + self.sizes.grow > self.sizes.max_columns {
             for &j in &lp.tokens()[base.len()..] {
                 self.position[j as usize] = NONE;
             }
@@ -361,7 +380,11 @@ impl FullEngine {
         if self.scores.is_empty() {
             return false;
         }
-        let k = GROW.min(self.scores.len()).min(MAX_COLUMNS - lp.len());
+        let k = self
+            .sizes
+            .grow
+            .min(self.scores.len())
+            .min(self.sizes.max_columns.saturating_sub(lp.len()));
         if k < self.scores.len() {
             self.scores
                 .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
@@ -424,4 +447,98 @@ fn reject_point(tokens: &[u32], d: &[f64], t: u32, q: &[f64], kappa: f64) -> Rej
     changes.push((t, -q[t as usize]));
     changes.sort_unstable_by_key(|c| c.0);
     RejectCertificate { changes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::Rule;
+    use crate::MatrixView;
+    use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
+    use rand::{RngExt, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// `min p_i` over `P_i` without `p_i = 0` (good_lp + microlp, independent of the crate).
+    fn min_mass(step: &Step, basis: &Basis, token: usize) -> f64 {
+        let q = step.q();
+        let mut vars = variables!();
+        let p: Vec<_> = q
+            .iter()
+            .map(|&qj| vars.add(variable().min(0.0).max(step.sigma() * qj)))
+            .collect();
+        let mut model = vars.minimise(p[token]).using(good_lp::microlp);
+        for k in 0..basis.dim() {
+            let b = |j: usize| f64::from(basis.token_row(j)[k]);
+            let lhs: Expression = p.iter().enumerate().map(|(j, &v)| b(j) * v).sum();
+            let rhs: f64 = q.iter().enumerate().map(|(j, &qj)| b(j) * qj).sum();
+            model = model.with(constraint!(lhs == rhs));
+        }
+        let total: Expression = p.iter().copied().sum();
+        let solution = model.with(constraint!(total == 1.0)).solve().unwrap();
+        solution.value(p[token])
+    }
+
+    /// Heads far smaller than the vocabulary, so that column generation, the grown head's
+    /// restart and set points all run: every certificate is one the verifier accepts and the
+    /// oracle agrees with, and most tokens are decided.
+    #[test]
+    fn small_heads_decide_as_the_oracle() {
+        let (vocab, dim) = (120, 24);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let b: Vec<f32> = (0..vocab * dim)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let h: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.5f32..1.5)).collect();
+        let logits: Vec<f32> = b
+            .chunks_exact(dim)
+            .map(|row| row.iter().zip(&h).map(|(x, y)| x * y).sum())
+            .collect();
+        let basis = Basis::explicit(MatrixView::new(&b, vocab, dim).unwrap()).unwrap();
+        let step = Step::new(&logits, &Rule::Eta(0.05)).unwrap();
+        let mut engine = FullEngine {
+            sizes: Sizes {
+                head: 30,
+                grow: 15,
+                max_columns: 75,
+            },
+            ..FullEngine::default()
+        };
+        let below = step.below_threshold().to_vec();
+        let (mut decided, mut keeps) = (0, 0);
+        for &t in &below {
+            let Some(cert) = engine.solve(&step, &basis, t, None) else {
+                continue;
+            };
+            assert!(verify::check(&step, &basis, t, &cert).is_ok());
+            let relative = min_mass(&step, &basis, t as usize) / step.q()[t as usize];
+            let keep = matches!(cert, Certificate::Keep(_));
+            if relative.abs() > 1e-6 {
+                assert_eq!(keep, relative > 0.0, "token {t}: min p/q = {relative:e}");
+            }
+            decided += 1;
+            keeps += usize::from(keep);
+        }
+        let stats = engine.stats;
+        assert!(
+            decided * 10 >= below.len() * 9,
+            "{decided} of {} {stats:?}",
+            below.len()
+        );
+        assert!(keeps > 0 && keeps < decided, "{keeps} keeps of {decided}");
+        assert!(
+            stats.misses > 0 && stats.resets > 0 && stats.pooled > 0,
+            "{stats:?}"
+        );
+        // A set point zeroes the least probable tokens at once; each zeroed token is one the
+        // oracle rejects.
+        let set: Vec<u32> = below.iter().rev().take(6).copied().collect();
+        let cert = engine
+            .solve_set(&step, &basis, &set, None)
+            .expect("the tail's least probable tokens go together");
+        let zeroed = verify::rejected_by(&step, &basis, &cert).unwrap();
+        assert!(set.iter().all(|t| zeroed.contains(t)));
+        for &t in &zeroed {
+            assert!(min_mass(&step, &basis, t as usize) <= 1e-6 * step.q()[t as usize]);
+        }
+    }
 }

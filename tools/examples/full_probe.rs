@@ -141,7 +141,11 @@ fn time_tokens(
         let outcome = decide(step, basis, t, Some(b)).expect("decide");
         let e = start.elapsed();
         if std::env::var_os("FULL_PROBE_VERBOSE").is_some() {
-            eprintln!("    token {t}: {:.1} ms, {}", e.as_secs_f64() * 1e3, describe(&outcome));
+            eprintln!(
+                "    token {t}: {:.1} ms, {}",
+                e.as_secs_f64() * 1e3,
+                describe(&outcome)
+            );
         }
         match outcome {
             Outcome::Keep(_) => keeps.push(e),
