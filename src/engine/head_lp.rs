@@ -73,6 +73,10 @@ pub struct HeadLp {
     rows: usize,
     /// Column `j` is `cols[j * rows..(j + 1) * rows]`, `a_j` in f64.
     cols: Vec<f64>,
+    /// The same matrix by rows, row `k` at `by_row[k * stride..]`: the pivot row is a
+    /// combination of these rows, whose inner loop fills the SIMD lanes.
+    by_row: Vec<f64>,
+    stride: usize,
     tokens: Vec<u32>,
     lower: Vec<f64>,
     upper: Vec<f64>,
@@ -116,6 +120,8 @@ impl Clone for HeadLp {
         Self {
             rows: self.rows,
             cols: self.cols.clone(),
+            by_row: self.by_row.clone(),
+            stride: self.stride,
             tokens: self.tokens.clone(),
             lower: self.lower.clone(),
             upper: self.upper.clone(),
@@ -146,6 +152,8 @@ impl Clone for HeadLp {
     fn clone_from(&mut self, source: &Self) {
         self.rows = source.rows;
         self.cols.clone_from(&source.cols);
+        self.by_row.clone_from(&source.by_row);
+        self.stride = source.stride;
         self.tokens.clone_from(&source.tokens);
         self.lower.clone_from(&source.lower);
         self.upper.clone_from(&source.upper);
@@ -183,6 +191,8 @@ impl HeadLp {
         Self {
             rows,
             cols: Vec::new(),
+            by_row: Vec::new(),
+            stride: 0,
             tokens: Vec::new(),
             lower: Vec::new(),
             upper: Vec::new(),
@@ -228,6 +238,19 @@ impl HeadLp {
         let size = a.iter().fold(0.0f64, |m, v| m.max(v.abs())) * upper.max(-lower);
         self.box_scale = self.box_scale.max(size);
         self.cols.extend_from_slice(a);
+        let j = self.tokens.len();
+        if j == self.stride {
+            let stride = (2 * self.stride).max(64);
+            let mut by_row = vec![0.0; self.rows * stride];
+            for k in 0..self.rows {
+                by_row[k * stride..k * stride + j]
+                    .copy_from_slice(&self.by_row[k * self.stride..k * self.stride + j]);
+            }
+            (self.by_row, self.stride) = (by_row, stride);
+        }
+        for (k, &ak) in a.iter().enumerate() {
+            self.by_row[k * self.stride + j] = ak;
+        }
         self.tokens.push(token);
         self.lower.push(lower);
         self.upper.push(upper);
@@ -475,12 +498,18 @@ impl HeadLp {
         best.map(|(k, d, _)| (k, d))
     }
 
-    /// `alpha_j = rho_p . a_j` for every nonbasic column: the pass that makes a pivot cost
-    /// `O(n r)`.
+    /// `alpha_j = rho_p . a_j` for every nonbasic column (zero for basic ones): the pass that
+    /// makes a pivot cost `O(n r)`.
     fn pivot_row(&mut self, p: usize) {
         let r = self.rows;
         let rho = &self.inverse[p * r..(p + 1) * r];
-        basis_aware_kernels::column_dots(&self.cols, r, rho, &self.is_basic, &mut self.alpha);
+        basis_aware_kernels::combine_rows(&self.by_row, self.stride, rho, &mut self.alpha);
+        // Basic columns take no part in the ratio test (each has a unit entry here): zeroed.
+        for &v in &self.basic {
+            if v < LOGICAL {
+                self.alpha[v] = 0.0;
+            }
+        }
     }
 
     /// Bound-flipping ratio test with Harris tolerances (as in `basis-aware-simplex`): returns
