@@ -384,32 +384,6 @@ impl HeadLp {
         HeadAnswer::Stalled
     }
 
-    /// Starts from `smaller`'s basis, whose columns are the first `smaller.len()` of this LP's
-    /// (a lower tier of the same head): its last basis was found for the token now asked here,
-    /// and is a far better start than this LP's own, left by an earlier token. The columns
-    /// beyond the prefix go to the bound their reduced cost points to, so the basis is dual
-    /// feasible. Keeps this LP's basis if that one is singular here.
-    pub fn start_from(&mut self, smaller: &HeadLp) {
-        let n = smaller.len();
-        if n > self.len() || smaller.rows != self.rows || smaller.tokens[..] != self.tokens[..n] {
-            return;
-        }
-        let saved = (
-            self.basic.clone(),
-            self.is_basic.clone(),
-            self.at_upper.clone(),
-        );
-        self.basic.copy_from_slice(&smaller.basic);
-        self.is_basic[..n].copy_from_slice(&smaller.is_basic);
-        self.is_basic[n..].fill(false);
-        self.at_upper[..n].copy_from_slice(&smaller.at_upper);
-        if self.refactor().is_err() {
-            (self.basic, self.is_basic, self.at_upper) = saved;
-            // The old basis factorised before; a failure here leaves the next solve to stall.
-            let _ = self.refactor();
-        }
-    }
-
     /// The Farkas vector of the last [`HeadAnswer::Infeasible`]: `y . rhs` exceeds
     /// `sum_j max(lower_j a_j . y, upper_j a_j . y)`.
     pub fn farkas(&self) -> &[f64] {
