@@ -128,6 +128,15 @@ impl<'a> BandStep<'a> {
     }
 }
 
+impl BandStep<'_> {
+    /// Token `t`'s column in the head LP and its grown copies, when it is one: only the head's
+    /// columns keep their positions in the copies (the token itself is never added to one).
+    fn own_column(&self, t: u32) -> Option<usize> {
+        let p = self.position[t as usize];
+        (p != u32::MAX && (p as usize) < self.head).then_some(p as usize)
+    }
+}
+
 /// Token `j`'s column `a_j = (b_j, 1)` in f64.
 fn column(basis: &Basis, j: u32, a: &mut [f64]) {
     let m = basis.dim();
@@ -267,8 +276,6 @@ impl BandEngine {
         column(basis, t, &mut self.rhs);
         let scale = q[ti];
         self.rhs.iter_mut().for_each(|x| *x *= scale);
-        let own = band.position[ti];
-        let own = (own != u32::MAX).then_some(own as usize);
         let h0 = band.head;
         self.ensure_cols(band, h0);
         if self.head.is_none() {
@@ -279,9 +286,7 @@ impl BandEngine {
             }
             self.head = Some(lp);
         }
-        // The token's own column, when it is one: only the head LP's columns keep their
-        // positions in its grown copies (the token itself is never added).
-        let own = own.filter(|&j| j < h0);
+        let own = band.own_column(t);
         let clock = Instant::now();
         let tier = self.head.as_mut().expect("built above");
         let answer = solve_without(tier, &self.rhs, own, &mut self.point);
@@ -374,7 +379,7 @@ impl BandEngine {
                 }
             }
             if !self.settled(checker, t) {
-                self.grow(&mut lp, band, checker, t, own, miss, out);
+                self.grow(&mut lp, band, checker, t, miss, out);
             }
         }
         self.stats.grown_max = self.stats.grown_max.max(lp.len());
@@ -465,13 +470,13 @@ impl BandEngine {
         band: &BandStep<'_>,
         checker: &Checker<'_, '_>,
         t: u32,
-        own: Option<usize>,
         full_miss: Option<Vec<f64>>,
         out: &mut Vec<Verified>,
     ) {
         let step = checker.step();
         let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
+        let own = band.own_column(t);
         let mut y = match full_miss {
             Some(y) => Some(y),
             None => match solve_without(lp, &self.rhs, own, &mut self.point) {
