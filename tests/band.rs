@@ -23,7 +23,7 @@ const MARGINAL: f64 = 1e-6;
 /// Small tiers, so that small instances go through every tier, the screen and column
 /// generation.
 fn small_band() -> BandLp {
-    BandLp::with_tiers([3, 8, 20], 4)
+    BandLp::with_heads(3, 20, 4)
 }
 
 fn band_outcomes(step: &Step, basis: &Basis, band: &mut BandLp) -> Vec<Outcome> {
@@ -121,7 +121,7 @@ fn gaussian(vocab: usize, dim: usize, seed: u64, eta: f64) -> (Step, Basis) {
 #[test]
 fn band_certificates_are_sparse_and_tamper_evident() {
     let (step, basis) = gaussian(3000, 5, 3, 9e-4);
-    let mut band = BandLp::with_tiers([16, 64, 256], 16);
+    let mut band = BandLp::with_heads(16, 256, 16);
     let tokens: Vec<u32> = (0..3000).collect();
     let mut backend = SimplexBackend::default();
     let (outcomes, _) = decide_tokens_with(
@@ -196,14 +196,14 @@ fn band_certificates_are_sparse_and_tamper_evident() {
 fn the_carried_pool_changes_no_decision() {
     let (step, basis) = gaussian(2000, 4, 9, 9e-4);
     let other = step.at_threshold(3e-4).unwrap();
-    let mut carried = BandLp::with_tiers([16, 64, 256], basis_aware::reduction::BAND_GROW);
+    let mut carried = BandLp::with_heads(16, 256, basis_aware::reduction::BAND_GROW);
     let first = band_outcomes(&step, &basis, &mut carried);
     let warm = band_outcomes(&other, &basis, &mut carried);
     assert!(carried.report.pool_tried > 0, "{:?}", carried.report);
     let cold = band_outcomes(
         &other,
         &basis,
-        &mut BandLp::with_tiers([16, 64, 256], basis_aware::reduction::BAND_GROW),
+        &mut BandLp::with_heads(16, 256, basis_aware::reduction::BAND_GROW),
     );
     assert!(first.iter().any(Outcome::is_keep));
     for (i, (w, c)) in warm.iter().zip(&cold).enumerate() {
@@ -243,7 +243,7 @@ fn band_is_the_same_at_any_thread_count() {
             .build()
             .unwrap();
         pool.install(|| {
-            let mut band = BandLp::with_tiers([16, 64, 256], 16);
+            let mut band = BandLp::with_heads(16, 256, 16);
             let mut backend = SimplexBackend::default();
             let (outcomes, counts) = decide_tokens_with(
                 &step,

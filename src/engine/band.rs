@@ -1,8 +1,9 @@
-//! The band engine: one token's question asked of the step's head LPs
-//! ([`super::head_lp`]), tier by tier, then of a head grown by column generation. Each engine
-//! owns its LPs and scratch, sized once per step, so several run side by side on a chunk of
-//! the band each; the certificates it finds are checked by the ledger's verifier on its own
-//! thread ([`Checker`]) and handed back for the ledger to record.
+//! The band engine: one token's question asked of the step's head LP ([`super::head_lp`]),
+//! then of a copy grown by column generation, first from the most probable tokens' columns
+//! (priced without a pass over the vocabulary), then from the whole vocabulary. Each engine owns
+//! its LPs and scratch, sized once per step, so several run side by side on a chunk of the band
+//! each; the certificates it finds are checked by the ledger's verifier on its own thread
+//! ([`Checker`]) and handed back for the ledger to record.
 
 use std::time::{Duration, Instant};
 
@@ -11,16 +12,28 @@ use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::ledger::{Checker, Verified};
 
-/// Column-generation rounds per token beyond the tiers; round `k` adds `grow * 2^min(k, 6)`
+/// Column-generation rounds per token over the vocabulary; round `k` adds `grow * 2^min(k, 6)`
 /// columns, so a token that needs most of the vocabulary reaches it in a few rounds rather than
 /// falling through to the backend (tens of milliseconds a token).
 const ROUNDS: usize = 12;
+
+/// Column-generation rounds over the priced head.
+const HEAD_ROUNDS: usize = 6;
+
+/// Columns the first round over the priced head adds (doubling each round).
+const HEAD_GROW: usize = 64;
+
+/// A Farkas vector goes on to the vocabulary once the priced head's terms sum to at most this
+/// fraction of its own side: one that only just survives the head would fail over the
+/// vocabulary's tail, at the cost of a pass, where more head columns are cheap.
+const HEAD_SURVIVE: f64 = 0.5;
 
 /// How far below the sum `F(y)` a token's term `sigma q_j s_j` may be and still make a Farkas
 /// vector worth offering to the verifier (whose margin is far smaller than this).
 const OFFER_SLACK: f64 = 1e-6;
 
-/// Where an answer came from: a tier, or (the last slot) a grown head.
+/// Where an answer came from: the head LP, its copy grown from the priced head, a vector
+/// offered after that, or (the last slot) a copy grown from the vocabulary.
 pub const SLOTS: usize = 4;
 
 /// What engines did, summed over a step.
@@ -28,19 +41,21 @@ pub const SLOTS: usize = 4;
 pub struct BandStats {
     /// Tokens asked.
     pub asked: usize,
-    /// Reject points verified, by the tier that found them (the last entry: grown heads).
+    /// Reject points verified, by the slot that found them (see [`SLOTS`]).
     pub points: [usize; SLOTS],
-    /// Keep duals verified, by tier as for `points`.
+    /// Keep duals verified, by slot as for `points`.
     pub duals: [usize; SLOTS],
     /// Certificates the verifier refused.
     pub refused: usize,
-    /// Farkas vectors the next tier's columns already showed could not keep their token.
+    /// Rounds of column generation over the priced head (Farkas vectors its columns showed
+    /// could not keep their token).
     pub screened: usize,
-    /// Farkas vectors that passed the screen but did not keep their token over the vocabulary.
+    /// Farkas vectors that survived the priced head but did not keep their token over the
+    /// vocabulary.
     pub misses: usize,
     /// Largest grown head.
     pub grown_max: usize,
-    /// The LPs' work: the tiers', then the grown heads'.
+    /// The LPs' work: the head LP's, then (the last entry) its grown copies'.
     pub lp: [HeadStats; SLOTS],
     /// Tokens left open.
     pub left: usize,
@@ -79,13 +94,13 @@ fn add_stats(total: &mut HeadStats, part: &HeadStats) {
     total.refactors += part.refactors;
 }
 
-/// The step's data every engine reads: the head order and the tier sizes.
+/// The step's data every engine reads: the head order and sizes.
 #[derive(Debug)]
 pub struct BandStep<'a> {
-    /// The most probable tokens, as many as the largest tier.
+    /// The most probable tokens, as many as are priced before the vocabulary.
     pub order: Vec<u32>,
-    /// Tier sizes, increasing (capped at `order.len()`).
-    pub sizes: Vec<usize>,
+    /// Columns of the head LP (the first of `order`).
+    pub head: usize,
     /// Columns added per failed Farkas vector.
     pub grow: usize,
     /// Each token's position in `order` (`u32::MAX` outside it).
@@ -94,26 +109,31 @@ pub struct BandStep<'a> {
 }
 
 impl<'a> BandStep<'a> {
-    /// The head of `q` for tiers of `tiers` columns.
-    pub fn new(checker: &Checker<'_, 'a>, tiers: &[usize], grow: usize) -> Self {
+    /// The head of `q`: `head` LP columns and `priced` tokens priced first.
+    pub fn new(checker: &Checker<'_, 'a>, head: usize, priced: usize, grow: usize) -> Self {
         let step = checker.step();
-        let largest = tiers.iter().copied().max().unwrap_or(1);
-        let order = step.most_probable(largest);
-        let sizes = tiers
-            .iter()
-            .map(|&h| h.clamp(1, order.len().max(1)))
-            .collect();
+        let order = step.most_probable(priced.max(head).max(1));
+        let head = head.clamp(1, order.len().max(1));
         let mut position = vec![u32::MAX; step.vocab()];
         for (k, &j) in order.iter().enumerate() {
             position[j as usize] = k as u32;
         }
         Self {
             order,
-            sizes,
+            head,
             grow,
             position,
             basis: checker.basis(),
         }
+    }
+}
+
+impl BandStep<'_> {
+    /// Token `t`'s column in the head LP and its grown copies, when it is one: only the head's
+    /// columns keep their positions in the copies (the token itself is never added to one).
+    fn own_column(&self, t: u32) -> Option<usize> {
+        let p = self.position[t as usize];
+        (p != u32::MAX && (p as usize) < self.head).then_some(p as usize)
     }
 }
 
@@ -126,12 +146,12 @@ fn column(basis: &Basis, j: u32, a: &mut [f64]) {
     a[m] = 1.0;
 }
 
-/// One engine: its tier LPs (built when first needed), a grown copy, and scratch.
+/// One engine: its head LP (built when first needed), a grown copy, and scratch.
 #[derive(Debug, Default)]
 pub struct BandEngine {
-    tiers: Vec<Option<HeadLp>>,
+    head: Option<HeadLp>,
     grown: Option<HeadLp>,
-    /// The head's columns, row-major, as far as the tiers built so far reach.
+    /// The priced head's columns, row-major, as far as they were built.
     head_cols: Vec<f64>,
     /// Whether a token is a column of the head or of the grown copy.
     in_head: Vec<bool>,
@@ -161,7 +181,7 @@ impl BandEngine {
         self.s_for.clear();
         self.in_head.clear();
         self.in_head.resize(vocab, false);
-        for &j in &band.order {
+        for &j in &band.order[..band.head.min(band.order.len())] {
             self.in_head[j as usize] = true;
         }
         self.mine.clear();
@@ -174,8 +194,7 @@ impl BandEngine {
         self.no_skip.clear();
         self.no_skip.resize(band.order.len(), false);
         self.head_cols.clear();
-        self.tiers.clear();
-        self.tiers.resize_with(band.sizes.len(), || None);
+        self.head = None;
         self.stats = BandStats::default();
         self.solves.clear();
     }
@@ -249,7 +268,6 @@ impl BandEngine {
         let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
         let r = basis.dim() + 1;
-        let sizes = &band.sizes;
         self.stats.asked += 1;
         let ti = t as usize;
         // The point of `P_t` itself: `sum_{j != t} d_j a_j = q_t a_t` with `d_t = -q_t`, the
@@ -258,74 +276,119 @@ impl BandEngine {
         column(basis, t, &mut self.rhs);
         let scale = q[ti];
         self.rhs.iter_mut().for_each(|x| *x *= scale);
-        let own = band.position[ti];
-        let own = (own != u32::MAX).then_some(own as usize);
-        let mut full_miss: Option<Vec<f64>> = None;
-        for k in 0..sizes.len() {
-            if k > 0 && sizes[k] <= sizes[k - 1] {
+        let h0 = band.head;
+        self.ensure_cols(band, h0);
+        if self.head.is_none() {
+            let mut lp = HeadLp::new(r);
+            for (&j, col) in band.order[..h0].iter().zip(self.head_cols.chunks_exact(r)) {
+                let qj = q[j as usize];
+                lp.add_column(j, col, -qj, kappa * qj);
+            }
+            self.head = Some(lp);
+        }
+        let own = band.own_column(t);
+        let clock = Instant::now();
+        let tier = self.head.as_mut().expect("built above");
+        let answer = solve_without(tier, &self.rhs, own, &mut self.point);
+        self.stats.lp_time += clock.elapsed();
+        let mut y = match answer {
+            HeadAnswer::Feasible => {
+                let cert = reject_point(tier.tokens(), &self.point, t, q, kappa);
+                self.submit(checker, Certificate::Reject(cert), 0, false, out);
+                return;
+            }
+            HeadAnswer::Infeasible => Some(tier.farkas().to_vec()),
+            HeadAnswer::Stalled => None,
+        };
+        let tier = self.head.as_ref().expect("built above");
+        let mut lp = self.grown.take().unwrap_or_else(|| tier.clone());
+        lp.clone_from(tier);
+        lp.stats = HeadStats::default();
+        // Column generation over the head first: the Farkas vector prices the head's other
+        // columns (already in f64), and those it prices worst join, until it survives the
+        // whole head (then the vocabulary decides) or a point is found.
+        self.ensure_cols(band, band.order.len());
+        let hmax = self.head_cols.len() / r;
+        for round in 0..HEAD_ROUNDS {
+            let Some(yv) = y.as_ref() else { break };
+            let clock = Instant::now();
+            let lhs: f64 = self.rhs.iter().zip(yv).map(|(a, b)| a * b).sum();
+            self.dots.resize(hmax, 0.0);
+            basis_aware_kernels::column_dots(
+                &self.head_cols,
+                r,
+                yv,
+                &self.no_skip[..hmax],
+                &mut self.dots,
+            );
+            let mut total = 0.0;
+            self.scores.clear();
+            for (p, (&j, &sj)) in band.order[..hmax].iter().zip(&self.dots).enumerate() {
+                if j == t {
+                    continue;
+                }
+                let g = q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj };
+                total += g;
+                if !self.in_head[j as usize] && g > 0.0 {
+                    self.scores.push((g, p as u32));
+                }
+            }
+            if total < HEAD_SURVIVE * lhs || self.scores.is_empty() {
+                self.stats.price_time += clock.elapsed();
                 break;
             }
-            self.ensure_cols(band, sizes[k]);
-            if self.tiers[k].is_none() {
-                let mut lp = HeadLp::new(r);
-                for (&j, col) in band.order[..sizes[k]]
-                    .iter()
-                    .zip(self.head_cols.chunks_exact(r))
-                {
-                    let qj = q[j as usize];
-                    lp.add_column(j, col, -qj, kappa * qj);
-                }
-                self.tiers[k] = Some(lp);
+            self.stats.screened += 1;
+            let k = (HEAD_GROW << round).min(self.scores.len());
+            if k < self.scores.len() {
+                self.scores
+                    .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
             }
+            self.scores[..k].sort_unstable_by_key(|x| x.1);
+            for idx in 0..k {
+                let p = self.scores[idx].1 as usize;
+                let j = band.order[p];
+                let qj = q[j as usize];
+                lp.add_column(j, &self.head_cols[p * r..(p + 1) * r], -qj, kappa * qj);
+                self.in_head[j as usize] = true;
+                self.added.push(j);
+            }
+            self.stats.price_time += clock.elapsed();
             let clock = Instant::now();
-            if k > 0 {
-                let (lower, upper) = self.tiers.split_at_mut(k);
-                if let (Some(from), Some(to)) = (lower[k - 1].as_ref(), upper[0].as_mut()) {
-                    to.start_from(from);
-                }
-            }
-            let lp = self.tiers[k].as_mut().expect("built above");
-            let own_col = own.filter(|&j| j < lp.len());
-            let answer = solve_without(lp, &self.rhs, own_col, &mut self.point);
+            let answer = solve_without(&mut lp, &self.rhs, own, &mut self.point);
             self.stats.lp_time += clock.elapsed();
             match answer {
                 HeadAnswer::Feasible => {
                     let cert = reject_point(lp.tokens(), &self.point, t, q, kappa);
-                    self.submit(checker, Certificate::Reject(cert), k, false, out);
-                    return;
-                }
-                HeadAnswer::Infeasible => {
-                    let y = lp.farkas().to_vec();
-                    // Screened with every head column built so far, at least the next tier's.
-                    if k + 1 < sizes.len() && sizes[k + 1] > sizes[k] {
-                        self.ensure_cols(band, sizes[k + 1]);
-                        let n = self.head_cols.len() / r;
-                        if !screen(
-                            &y,
-                            &self.head_cols,
-                            &band.order[..n],
-                            t,
-                            q,
-                            &self.rhs,
-                            kappa,
-                            &mut self.dots,
-                            &self.no_skip,
-                        ) {
-                            self.stats.screened += 1;
-                            continue;
-                        }
-                    }
-                    if self.offer_dual(checker, &y, k, out) && self.settled(checker, t) {
-                        return;
-                    }
-                    self.stats.misses += 1;
-                    full_miss = Some(y);
+                    self.submit(checker, Certificate::Reject(cert), 1, false, out);
+                    y = None;
                     break;
                 }
-                HeadAnswer::Stalled => {}
+                HeadAnswer::Infeasible => y = Some(lp.farkas().to_vec()),
+                HeadAnswer::Stalled => {
+                    y = None;
+                    break;
+                }
             }
         }
-        self.grow(band, checker, t, own, full_miss, out);
+        if !self.settled(checker, t) {
+            let mut miss = None;
+            if let Some(yv) = y {
+                if !(self.offer_dual(checker, &yv, 2, out) && self.settled(checker, t)) {
+                    self.stats.misses += 1;
+                    miss = Some(yv);
+                }
+            }
+            if !self.settled(checker, t) {
+                self.grow(&mut lp, band, checker, t, miss, out);
+            }
+        }
+        self.stats.grown_max = self.stats.grown_max.max(lp.len());
+        add_stats(&mut self.stats.lp[SLOTS - 1], &lp.stats);
+        for &j in &self.added {
+            self.in_head[j as usize] = false;
+        }
+        self.added.clear();
+        self.grown = Some(lp);
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }
@@ -399,30 +462,24 @@ impl BandEngine {
         }
     }
 
-    /// Column generation on a copy of the largest tier built: the columns the last Farkas
+    /// Column generation over the vocabulary on `lp` (the token's grown copy): the columns the last Farkas
     /// vector prices worst (largest `q_j g(s_j)`) join, and the token is asked again.
     fn grow(
         &mut self,
+        lp: &mut HeadLp,
         band: &BandStep<'_>,
         checker: &Checker<'_, '_>,
         t: u32,
-        own: Option<usize>,
         full_miss: Option<Vec<f64>>,
         out: &mut Vec<Verified>,
     ) {
         let step = checker.step();
         let (q, kappa) = (step.q(), step.kappa());
         let basis = band.basis;
-        let Some(base) = self.tiers.iter().rev().find_map(Option::as_ref) else {
-            return;
-        };
-        let mut lp = self.grown.take().unwrap_or_else(|| base.clone());
-        lp.clone_from(base);
-        lp.stats = HeadStats::default();
-        let own = own.filter(|&j| j < lp.len());
+        let own = band.own_column(t);
         let mut y = match full_miss {
             Some(y) => Some(y),
-            None => match solve_without(&mut lp, &self.rhs, own, &mut self.point) {
+            None => match solve_without(lp, &self.rhs, own, &mut self.point) {
                 HeadAnswer::Infeasible => Some(lp.farkas().to_vec()),
                 _ => None,
             },
@@ -432,7 +489,7 @@ impl BandEngine {
             let Some(yv) = y.take() else { break };
             let clock = Instant::now();
             // `self.s` holds `A^T yv` from `offer_dual`, or is computed here for a vector the
-            // verifier was not offered (the first round's, from a stalled tier).
+            // verifier was not offered (the first round's, after a stalled LP).
             if !self.s_for.as_slice().eq(yv.as_slice()) {
                 self.vocab_dots(basis, &yv);
             }
@@ -465,7 +522,7 @@ impl BandEngine {
             }
             self.stats.price_time += clock.elapsed();
             let clock = Instant::now();
-            let answer = solve_without(&mut lp, &self.rhs, own, &mut self.point);
+            let answer = solve_without(lp, &self.rhs, own, &mut self.point);
             self.stats.lp_time += clock.elapsed();
             match answer {
                 HeadAnswer::Feasible => {
@@ -486,52 +543,14 @@ impl BandEngine {
                 break;
             }
         }
-        self.stats.grown_max = self.stats.grown_max.max(lp.len());
-        add_stats(&mut self.stats.lp[last], &lp.stats);
-        for &j in &self.added {
-            self.in_head[j as usize] = false;
-        }
-        self.added.clear();
-        self.grown = Some(lp);
     }
 
-    /// Adds the tiers' work to [`BandEngine::stats`] (once, at the end of the step).
+    /// Adds the head LP's work to [`BandEngine::stats`] (once, at the end of the step).
     pub fn finish(&mut self) {
-        for (k, lp) in self.tiers.iter().enumerate() {
-            if let Some(lp) = lp {
-                add_stats(&mut self.stats.lp[k], &lp.stats);
-            }
+        if let Some(lp) = &self.head {
+            add_stats(&mut self.stats.lp[0], &lp.stats);
         }
     }
-}
-
-/// Whether the Farkas vector `y` can still keep its token once the head columns `cols` are
-/// counted: `y . rhs > sum_{j != t} q_j g(a_j . y)` (`rhs = q_t a_t`). The tokens outside them
-/// only add to the right side, so a vector that fails here fails over the vocabulary, and the
-/// next tier is tried without a pass over it. Not a proof of anything.
-#[allow(clippy::too_many_arguments)]
-fn screen(
-    y: &[f64],
-    cols: &[f64],
-    order: &[u32],
-    t: u32,
-    q: &[f64],
-    rhs: &[f64],
-    kappa: f64,
-    scratch: &mut Vec<f64>,
-    no_skip: &[bool],
-) -> bool {
-    let r = y.len();
-    let lhs: f64 = rhs.iter().zip(y).map(|(a, b)| a * b).sum();
-    scratch.resize(order.len(), 0.0);
-    basis_aware_kernels::column_dots(cols, r, y, &no_skip[..order.len()], scratch);
-    let total: f64 = order
-        .iter()
-        .zip(scratch.iter())
-        .filter(|(&j, _)| j != t)
-        .map(|(&j, &sj)| q[j as usize] * if sj > 0.0 { kappa * sj } else { -sj })
-        .sum();
-    total < lhs
 }
 
 /// Solves `lp` for `rhs` with column `own` (the asked token's, when it is a column) fixed at

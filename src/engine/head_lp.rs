@@ -77,6 +77,10 @@ pub struct HeadLp {
     rows: usize,
     /// Column `j` is `cols[j * rows..(j + 1) * rows]`, `a_j` in f64.
     cols: Vec<f64>,
+    /// The same matrix by rows, row `k` at `by_row[k * stride..]`: the pivot row is a
+    /// combination of these rows, whose inner loop fills the SIMD lanes.
+    by_row: Vec<f64>,
+    stride: usize,
     tokens: Vec<u32>,
     lower: Vec<f64>,
     upper: Vec<f64>,
@@ -120,6 +124,8 @@ impl Clone for HeadLp {
         Self {
             rows: self.rows,
             cols: self.cols.clone(),
+            by_row: self.by_row.clone(),
+            stride: self.stride,
             tokens: self.tokens.clone(),
             lower: self.lower.clone(),
             upper: self.upper.clone(),
@@ -150,6 +156,8 @@ impl Clone for HeadLp {
     fn clone_from(&mut self, source: &Self) {
         self.rows = source.rows;
         self.cols.clone_from(&source.cols);
+        self.by_row.clone_from(&source.by_row);
+        self.stride = source.stride;
         self.tokens.clone_from(&source.tokens);
         self.lower.clone_from(&source.lower);
         self.upper.clone_from(&source.upper);
@@ -187,6 +195,8 @@ impl HeadLp {
         Self {
             rows,
             cols: Vec::new(),
+            by_row: Vec::new(),
+            stride: 0,
             tokens: Vec::new(),
             lower: Vec::new(),
             upper: Vec::new(),
@@ -232,6 +242,19 @@ impl HeadLp {
         let size = a.iter().fold(0.0f64, |m, v| m.max(v.abs())) * upper.max(-lower);
         self.box_scale = self.box_scale.max(size);
         self.cols.extend_from_slice(a);
+        let j = self.tokens.len();
+        if j == self.stride {
+            let stride = (2 * self.stride).max(64);
+            let mut by_row = vec![0.0; self.rows * stride];
+            for k in 0..self.rows {
+                by_row[k * stride..k * stride + j]
+                    .copy_from_slice(&self.by_row[k * self.stride..k * self.stride + j]);
+            }
+            (self.by_row, self.stride) = (by_row, stride);
+        }
+        for (k, &ak) in a.iter().enumerate() {
+            self.by_row[k * self.stride + j] = ak;
+        }
         self.tokens.push(token);
         self.lower.push(lower);
         self.upper.push(upper);
@@ -365,32 +388,6 @@ impl HeadLp {
         HeadAnswer::Stalled
     }
 
-    /// Starts from `smaller`'s basis, whose columns are the first `smaller.len()` of this LP's
-    /// (a lower tier of the same head): its last basis was found for the token now asked here,
-    /// and is a far better start than this LP's own, left by an earlier token. The columns
-    /// beyond the prefix go to the bound their reduced cost points to, so the basis is dual
-    /// feasible. Keeps this LP's basis if that one is singular here.
-    pub fn start_from(&mut self, smaller: &HeadLp) {
-        let n = smaller.len();
-        if n > self.len() || smaller.rows != self.rows || smaller.tokens[..] != self.tokens[..n] {
-            return;
-        }
-        let saved = (
-            self.basic.clone(),
-            self.is_basic.clone(),
-            self.at_upper.clone(),
-        );
-        self.basic.copy_from_slice(&smaller.basic);
-        self.is_basic[..n].copy_from_slice(&smaller.is_basic);
-        self.is_basic[n..].fill(false);
-        self.at_upper[..n].copy_from_slice(&smaller.at_upper);
-        if self.refactor().is_err() {
-            (self.basic, self.is_basic, self.at_upper) = saved;
-            // The old basis factorised before; a failure here leaves the next solve to stall.
-            let _ = self.refactor();
-        }
-    }
-
     /// The Farkas vector of the last [`HeadAnswer::Infeasible`]: `y . rhs` exceeds
     /// `sum_j max(lower_j a_j . y, upper_j a_j . y)`.
     pub fn farkas(&self) -> &[f64] {
@@ -479,12 +476,18 @@ impl HeadLp {
         best.map(|(k, d, _)| (k, d))
     }
 
-    /// `alpha_j = rho_p . a_j` for every nonbasic column: the pass that makes a pivot cost
-    /// `O(n r)`.
+    /// `alpha_j = rho_p . a_j` for every nonbasic column (zero for basic ones): the pass that
+    /// makes a pivot cost `O(n r)`.
     fn pivot_row(&mut self, p: usize) {
         let r = self.rows;
         let rho = &self.inverse[p * r..(p + 1) * r];
-        basis_aware_kernels::column_dots(&self.cols, r, rho, &self.is_basic, &mut self.alpha);
+        basis_aware_kernels::combine_rows(&self.by_row, self.stride, rho, &mut self.alpha);
+        // Basic columns take no part in the ratio test (each has a unit entry here): zeroed.
+        for &v in &self.basic {
+            if v < LOGICAL {
+                self.alpha[v] = 0.0;
+            }
+        }
     }
 
     /// Bound-flipping ratio test with Harris tolerances (as in `basis-aware-simplex`): returns

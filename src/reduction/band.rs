@@ -4,10 +4,10 @@
 //! from token to token, so the dual simplex goes on from the last token's basis. A point becomes
 //! a sparse reject certificate (changes on the head and the token only, verified in `O(h m)`);
 //! a Farkas vector is a keep candidate for the whole vocabulary, which settles every token it
-//! keeps. Heads come in tiers of growing size, each with its own basis; a Farkas vector that the
-//! next tier's columns already defeat goes to that tier without a pass over the vocabulary, and
-//! one that fails over the vocabulary grows a copy of the largest tier by column generation
-//! ([`crate::engine::band`]). What no round settles goes on to the next reduction.
+//! keeps. A Farkas vector that the next most probable tokens' columns defeat grows a copy of the
+//! head with the columns it prices worst, without a pass over the vocabulary; one that fails
+//! over the vocabulary grows it from there, by column generation ([`crate::engine::band`]). What
+//! no round settles goes on to the next reduction.
 //!
 //! Threads: the band is cut into fixed chunks of [`BAND_CHUNK`] tokens, run in waves of
 //! [`BAND_WAVE`] chunks on the caller's rayon pool, one engine per chunk of a wave. Each engine
@@ -22,12 +22,16 @@ use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate};
 use crate::engine::band::{BandEngine, BandStats, BandStep};
 
-/// Head sizes of the persistent LPs, tried in turn (issue 15: 64 to 88% of band rejects need
-/// only the top 250 absorbers). Each keeps its own basis from token to token.
-pub const BAND_TIERS: [usize; 3] = [256, 1024, 4096];
+/// Columns of the persistent head LP, the most probable tokens (issue 15: 64 to 88% of band
+/// rejects need only the top 250 absorbers). It keeps its basis from token to token.
+pub const BAND_HEAD: usize = 256;
 
-/// Columns added to a copy of the largest tier when a Farkas vector fails over the vocabulary:
-/// the ones with the largest `q_j g(s_j)`.
+/// The most probable tokens whose columns (built once per step, in f64) column generation
+/// prices first, before any pass over the vocabulary.
+pub const BAND_PRICED: usize = 4096;
+
+/// Columns added to the token's copy of the head LP when a Farkas vector fails over the
+/// vocabulary (the ones with the largest `q_j g(s_j)`), doubling each round.
 pub const BAND_GROW: usize = 256;
 
 /// Most keep duals carried from one step to the next ([`BandLp`]'s pool).
@@ -69,8 +73,10 @@ pub struct BandReport {
 /// verified again by the ledger before it settles anything.
 #[derive(Debug)]
 pub struct BandLp {
-    /// Head sizes of the persistent LPs, increasing.
-    pub tiers: [usize; 3],
+    /// Columns of the persistent head LP.
+    pub head: usize,
+    /// Most probable tokens priced before the vocabulary (at least `head`).
+    pub priced: usize,
     /// Columns added per failed Farkas vector.
     pub grow: usize,
     /// Most duals carried to the next call (0: none).
@@ -89,7 +95,8 @@ pub struct BandLp {
 impl Default for BandLp {
     fn default() -> Self {
         Self {
-            tiers: BAND_TIERS,
+            head: BAND_HEAD,
+            priced: BAND_PRICED,
             grow: BAND_GROW,
             pool_size: BAND_POOL,
             report: BandReport::default(),
@@ -102,11 +109,13 @@ impl Default for BandLp {
 }
 
 impl BandLp {
-    /// A band reduction with heads of `tiers` columns (increasing) and `grow` columns added per
-    /// failed Farkas vector.
-    pub fn with_tiers(tiers: [usize; 3], grow: usize) -> Self {
+    /// A band reduction whose head LP has `head` columns, whose column generation prices the
+    /// `priced` most probable tokens first, and adds `grow` columns (doubling) per Farkas vector
+    /// that fails over the vocabulary.
+    pub fn with_heads(head: usize, priced: usize, grow: usize) -> Self {
         Self {
-            tiers,
+            head,
+            priced,
             grow,
             ..Self::default()
         }
@@ -165,7 +174,7 @@ impl Reduction for BandLp {
         if pooled {
             self.try_pool(work);
         }
-        let band = BandStep::new(&work.checker(), &self.tiers, self.grow);
+        let band = BandStep::new(&work.checker(), self.head, self.priced, self.grow);
         // Most probable first: the keeps sit near the threshold, and the first duals found
         // there keep runs of the tokens after them. (Ordering by direction, a greedy nearest
         // neighbour tour of the `a_i`, did not lower the pivots per token on real steps.)
@@ -246,7 +255,8 @@ impl Reduction for BandLp {
 
     fn fresh(&self) -> Option<Box<dyn Reduction + Send>> {
         Some(Box::new(Self {
-            tiers: self.tiers,
+            head: self.head,
+            priced: self.priced,
             grow: self.grow,
             pool_size: self.pool_size,
             ..Self::default()

@@ -25,7 +25,8 @@ use crate::step::Step;
 pub use crate::engine::band::BandStats;
 pub use crate::engine::head_lp::HeadStats;
 pub use band::{
-    BandLp, BandReport, BAND_CHUNK, BAND_GROW, BAND_MIN_PENDING, BAND_POOL, BAND_TIERS, BAND_WAVE,
+    BandLp, BandReport, BAND_CHUNK, BAND_GROW, BAND_HEAD, BAND_MIN_PENDING, BAND_POOL, BAND_PRICED,
+    BAND_WAVE,
 };
 pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};

@@ -108,12 +108,13 @@ pub fn rejected_by_bulk(
         .collect();
     let k0 = inverse_factor(pass.moment(&first).matrix.as_ref())?;
     let mut ratio = vec![0.0f64; vocab];
-    pass.radii(k0.as_ref(), |j, squared, _| {
+    let (squares0, _) = radii(basis, k0.as_ref());
+    for (j, &squared) in squares0.iter().enumerate() {
         if first[j] > 0.0 {
             let rho = squared.sqrt();
             ratio[j] = if rho > radius { radius / rho } else { 1.0 };
         }
-    });
+    }
     if ratio.iter().any(|r| !r.is_finite()) {
         return Err(BulkError::NonFinite);
     }
@@ -139,13 +140,17 @@ pub fn rejected_by_bulk(
     let g = gamma(n + 1);
     let k_frobenius = bound.k_frobenius;
     let shrink = (1.0 - bound.epsilon).sqrt();
-    let mut rho = vec![0.0f64; vocab];
-    pass.radii(k.as_ref(), |j, squared, norm_squared| {
-        // Squares of `K a_j` below the normal range lose at most one subnormal spacing each.
-        let exact_part = (squared / (1.0 - g) + n as f64 * TINY).sqrt();
-        let rounding = g * k_frobenius * (norm_squared / (1.0 - g)).sqrt();
-        rho[j] = (exact_part + rounding + f64::MIN_POSITIVE) / shrink * (1.0 + 16.0 * U);
-    });
+    let (squares, norms) = radii(basis, k.as_ref());
+    let rho: Vec<f64> = squares
+        .iter()
+        .zip(&norms)
+        .map(|(&squared, &norm_squared)| {
+            // Squares of `K a_j` below the normal range lose at most one subnormal spacing each.
+            let exact_part = (squared / (1.0 - g) + n as f64 * TINY).sqrt();
+            let rounding = g * k_frobenius * (norm_squared / (1.0 - g)).sqrt();
+            (exact_part + rounding + f64::MIN_POSITIVE) / shrink * (1.0 + 16.0 * U)
+        })
+        .collect();
     let (mut r_star, mut c_star) = (0.0f64, 0.0f64);
     for ((&w, &r), &p) in weights.iter().zip(&ratio).zip(&rho) {
         if w > 0.0 {
@@ -206,7 +211,6 @@ struct Pass<'b> {
     /// Column-major `n x BLOCK`: column `t` is `a_j` of the block's token `t`.
     x: Vec<f64>,
     y: Vec<f64>,
-    out: Vec<f64>,
     /// `|a_j|^2` of the block's tokens, as computed.
     norms: Vec<f64>,
 }
@@ -219,7 +223,6 @@ impl<'b> Pass<'b> {
             n,
             x: vec![0.0; n * BLOCK],
             y: vec![0.0; n * BLOCK],
-            out: vec![0.0; n * BLOCK],
             norms: vec![0.0; BLOCK],
         }
     }
@@ -289,45 +292,56 @@ impl<'b> Pass<'b> {
             trace,
         }
     }
+}
 
-    /// Calls `each(j, |K a_j|^2, |a_j|^2)` for every token, both as computed. `K` is lower
-    /// triangular (the inverse of a Cholesky factor); the products run a row of `K` against a
-    /// block of tokens at a time, so the inner loop is over tokens and vectorizes.
-    fn radii(&mut self, k: MatRef<'_, f64>, mut each: impl FnMut(usize, f64, f64)) {
-        let (n, vocab) = (self.n, self.basis.vocab());
-        let k_rows: Vec<Vec<f64>> = (0..n)
-            .map(|r| (0..=r).map(|c| k[(r, c)]).collect())
-            .collect();
-        for start in (0..vocab).step_by(BLOCK) {
-            let len = BLOCK.min(vocab - start);
-            self.load(start, len);
-            // Token-minor copy of the block: `by_row[c * BLOCK + t]` is `a_j[c]`.
-            for t in 0..len {
-                for c in 0..n {
-                    self.y[c * BLOCK + t] = self.x[t * n + c];
+/// `|K a_j|^2` and `|a_j|^2` of every token, both as computed. `K` is lower triangular (the
+/// inverse of a Cholesky factor); each block of tokens runs the rows of `K` against a token-minor
+/// copy of the block, so the inner loop is over tokens and vectorizes. Blocks are independent
+/// and run on the caller's rayon pool; every value is the same at any thread count.
+fn radii(basis: &Basis, k: MatRef<'_, f64>) -> (Vec<f64>, Vec<f64>) {
+    use rayon::prelude::*;
+    let (n, vocab) = (basis.dim() + 1, basis.vocab());
+    let k_rows: Vec<Vec<f64>> = (0..n)
+        .map(|r| (0..=r).map(|c| k[(r, c)]).collect())
+        .collect();
+    let mut squares = vec![0.0f64; vocab];
+    let mut norms = vec![0.0f64; vocab];
+    squares
+        .par_chunks_mut(BLOCK)
+        .zip(norms.par_chunks_mut(BLOCK))
+        .enumerate()
+        .for_each_init(
+            || (vec![0.0f64; n * BLOCK], vec![0.0f64; BLOCK]),
+            |(by_row, row), (block, (squares, norms))| {
+                let (start, len) = (block * BLOCK, squares.len());
+                // `by_row[c * BLOCK + t]` is entry `c` of the block's token `t`'s `a_j`.
+                for (t, norm) in norms.iter_mut().enumerate() {
+                    let b = basis.token_row(start + t);
+                    let mut sum = 1.0;
+                    for (c, &v) in b.iter().enumerate() {
+                        let v = f64::from(v);
+                        by_row[c * BLOCK + t] = v;
+                        sum += v * v;
+                    }
+                    by_row[(n - 1) * BLOCK + t] = 1.0;
+                    *norm = sum;
                 }
-            }
-            let squares = &mut self.out[..len];
-            squares.iter_mut().for_each(|v| *v = 0.0);
-            let mut row = [0.0f64; BLOCK];
-            for k_row in &k_rows {
-                let row = &mut row[..len];
-                row.iter_mut().for_each(|v| *v = 0.0);
-                for (c, &kc) in k_row.iter().enumerate() {
-                    let column = &self.y[c * BLOCK..c * BLOCK + len];
-                    for (v, &x) in row.iter_mut().zip(column) {
-                        *v += kc * x;
+                for k_row in &k_rows {
+                    let row = &mut row[..len];
+                    row.fill(0.0);
+                    for (c, &kc) in k_row.iter().enumerate() {
+                        let column = &by_row[c * BLOCK..c * BLOCK + len];
+                        for (v, &x) in row.iter_mut().zip(column) {
+                            *v += kc * x;
+                        }
+                    }
+                    for (s, &v) in squares.iter_mut().zip(row.iter()) {
+                        *s += v * v;
                     }
                 }
-                for (s, &v) in squares.iter_mut().zip(row.iter()) {
-                    *s += v * v;
-                }
-            }
-            for t in 0..len {
-                each(start + t, self.out[t], self.norms[t]);
-            }
-        }
-    }
+            },
+        );
+    (squares, norms)
 }
 
 /// `L^{-1}` for the Cholesky factor `L` of `m`: any matrix would do (the check certifies it),

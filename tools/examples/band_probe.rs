@@ -1,8 +1,8 @@
 //! Full masks on a few exported real steps (`scripts/bench-steps.sh`) with per-phase counts and
 //! times, for quick iteration on the band engines: `cargo run --release -p basis-aware-tools
 //! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default`, `bulk`, `band` or `old`;
-//! `PROBE_ONLY=<k>` for one step, `PROBE_TIERS=256,1024,4096` and `PROBE_GROW` for the band's
-//! heads).
+//! `PROBE_ONLY=<k>` for one step, `PROBE_HEADS=256,4096` and `PROBE_GROW` for the band's
+//! head LP, priced head and growth).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -74,14 +74,14 @@ fn main() {
         let at = only.unwrap_or(at);
         let (entropy, logits) = &all[at];
         // One band reduction per step: epsilon's mask starts from eta's pool of duals.
-        let mut band = match std::env::var("PROBE_TIERS") {
+        let mut band = match std::env::var("PROBE_HEADS") {
             Ok(v) => {
                 let t: Vec<usize> = v.split(',').filter_map(|x| x.parse().ok()).collect();
                 let grow = std::env::var("PROBE_GROW")
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(256);
-                BandLp::with_tiers([t[0], t[1], t[2]], grow)
+                BandLp::with_heads(t[0], t[1], grow)
             }
             Err(_) => BandLp::default(),
         };

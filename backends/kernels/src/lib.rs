@@ -4,7 +4,9 @@
 //! - [`row_dots`]: `b_j . y` for every row of the `V x m` basis, the one pass a keep check costs
 //!   and the pricing pass of column generation;
 //! - [`column_dots`]: `v . A_j` for every column of the simplex's constraint matrix, most of a
-//!   pivot's work.
+//!   pivot's work;
+//! - [`combine_rows`]: the same products for a matrix stored by rows (`sum_k v_k A_k`), whose
+//!   inner loop runs along a row and so fills every SIMD lane whatever the number of rows.
 //!
 //! Each kernel is one portable loop with several accumulators (a single running sum waits on
 //! every add, which made these passes latency-bound). Every build adds the same products in the
@@ -61,6 +63,56 @@ pub fn column_dots(matrix: &[f64], rows: usize, v: &[f64], skip: &[bool], out: &
         skip,
         out,
     })
+}
+
+/// Writes `sum_k coef[k] * rows[k * stride + j]` into `out[j]` for `j < out.len()`: the
+/// combination of the rows of a matrix stored row by row (`coef.len()` rows, each `stride` apart,
+/// `out.len() <= stride`). Rows with a zero coefficient are skipped.
+///
+/// ```
+/// let rows = [1.0, 2.0, 3.0, 0.0, 4.0, 5.0, 6.0, 0.0]; // two rows of three, stride four
+/// let mut out = [f64::NAN; 3];
+/// basis_aware_kernels::combine_rows(&rows, 4, &[1.0, -1.0], &mut out);
+/// assert_eq!(out, [-3.0, -3.0, -3.0]);
+/// ```
+pub fn combine_rows(rows: &[f64], stride: usize, coef: &[f64], out: &mut [f64]) {
+    Arch::new().dispatch(CombineRows {
+        rows,
+        stride,
+        coef,
+        out,
+    })
+}
+
+struct CombineRows<'a> {
+    rows: &'a [f64],
+    stride: usize,
+    coef: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl WithSimd for CombineRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _: S) {
+        combine_rows_portable(self.rows, self.stride, self.coef, self.out)
+    }
+}
+
+#[inline(always)]
+fn combine_rows_portable(rows: &[f64], stride: usize, coef: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    let n = out.len();
+    for (k, &c) in coef.iter().enumerate() {
+        if c == 0.0 {
+            continue;
+        }
+        let row = &rows[k * stride..k * stride + n];
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o += c * x;
+        }
+    }
 }
 
 struct RowDots<'a> {
@@ -189,6 +241,26 @@ mod tests {
             let mut baseline = vec![f64::NAN; rows];
             row_dots_portable(&data, dim, &y, &mut baseline);
             assert_eq!(bits(&out), bits(&baseline), "dim {dim}");
+        }
+    }
+
+    /// The dispatched row-combination kernel against plain sums, and bit for bit against the
+    /// baseline build.
+    #[test]
+    fn combine_rows_match_plain_sums_and_the_baseline_build() {
+        for (rows, n) in [(1usize, 1usize), (3, 7), (21, 256), (21, 1027)] {
+            let stride = n + 3;
+            let data = entries(rows * stride);
+            let coef = weights(rows);
+            let mut out = vec![f64::NAN; n];
+            combine_rows(&data, stride, &coef, &mut out);
+            for (j, &got) in out.iter().enumerate() {
+                let terms = (0..rows).map(|k| coef[k] * data[k * stride + j]);
+                check_dot(got, terms, &format!("{rows} rows, column {j}"));
+            }
+            let mut baseline = vec![f64::NAN; n];
+            combine_rows_portable(&data, stride, &coef, &mut baseline);
+            assert_eq!(bits(&out), bits(&baseline), "{rows} x {n}");
         }
     }
 
