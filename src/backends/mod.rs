@@ -6,6 +6,8 @@ mod highs;
 #[cfg(feature = "simplex")]
 mod simplex;
 
+#[cfg(feature = "simplex")]
+pub use crate::engine::full::FullBasisStats;
 #[cfg(feature = "highs")]
 pub use highs::HighsBackend;
 #[cfg(feature = "simplex")]

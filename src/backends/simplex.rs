@@ -15,6 +15,7 @@ use basis_aware_simplex::{solve_from, Answer, BoxLp, Options, SimplexError, Warm
 use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
+use crate::engine::full::{FullBasisStats, FullEngine};
 use crate::lp::ScaledLp;
 use crate::step::Step;
 use crate::verify;
@@ -75,9 +76,17 @@ pub struct SimplexBackend {
     /// Start each LP from the last basis (across column-generation rounds, tokens, sets and steps),
     /// named by token so it survives changes of the column set.
     pub warm_start: bool,
+    /// Decide tokens of bases above [`crate::reduction::BULK_MAX_ROWS`] rows with the full-basis
+    /// engine first (one head LP kept from token to token of a step, and the keep duals found
+    /// so far; `src/engine/full.rs`), column generation only for what it leaves. Needs
+    /// `warm_start`.
+    pub full_basis_engine: bool,
     last_basis: Vec<Option<u32>>,
     /// When the current call must end ([`Backend::set_deadline`]); every LP gets the time left.
     deadline: Option<std::time::Instant>,
+    /// The full-basis engine's state for the current step (bases above
+    /// [`crate::reduction::BULK_MAX_ROWS`] rows, with warm starts on).
+    full: Option<Box<FullEngine>>,
 }
 
 impl Default for SimplexBackend {
@@ -85,8 +94,10 @@ impl Default for SimplexBackend {
         Self {
             options: Options::default(),
             warm_start: true,
+            full_basis_engine: true,
             last_basis: Vec::new(),
             deadline: None,
+            full: None,
         }
     }
 }
@@ -105,6 +116,33 @@ impl SimplexBackend {
             warm_start: false,
             ..Self::default()
         }
+    }
+
+    /// Work of the full-basis engine on the current step: `None` until a basis of more than
+    /// [`crate::reduction::BULK_MAX_ROWS`] rows was solved with warm starts on.
+    pub fn full_basis_stats(&self) -> Option<FullBasisStats> {
+        self.full.as_ref().map(|e| e.stats)
+    }
+
+    /// Whether tokens of `basis` go to the full-basis engine first: bases above
+    /// [`crate::reduction::BULK_MAX_ROWS`] rows, with the engine and warm starts on.
+    fn full_basis_applies(&self, basis: &Basis) -> bool {
+        self.warm_start
+            && self.full_basis_engine
+            && basis.dim() + 1 > crate::reduction::BULK_MAX_ROWS
+    }
+
+    /// The full-basis engine's verified certificate for the token (`src/engine/full.rs`): for
+    /// bases above [`crate::reduction::BULK_MAX_ROWS`] rows, with warm starts on, one head LP
+    /// is kept from token to token of a step. `None` sends the token on to column generation.
+    fn solve_full_basis(&mut self, problem: &TokenProblem<'_>) -> Option<Certificate> {
+        let TokenProblem { step, basis, token } = *problem;
+        if !self.full_basis_applies(basis) {
+            return None;
+        }
+        self.full
+            .get_or_insert_with(Default::default)
+            .solve(step, basis, token, self.deadline)
     }
 
     /// The last basis, as column indices of `lp`; tokens no longer among its columns give way to
@@ -262,12 +300,17 @@ impl Backend for SimplexBackend {
         Some(Box::new(Self {
             options: self.options,
             warm_start: self.warm_start,
+            full_basis_engine: self.full_basis_engine,
             last_basis: Vec::new(),
             deadline: None,
+            full: None,
         }))
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
+        if let Some(cert) = self.solve_full_basis(problem) {
+            return Ok(cert);
+        }
         match self.solve_token(problem) {
             // A warm start changes the path, never the answer, except near the solver's
             // resolution: on steps whose `q` spans tens of orders of magnitude, warm-started
@@ -299,6 +342,16 @@ impl Backend for SimplexBackend {
             basis,
             tokens,
         } = *problem;
+        // The full-basis engine's base head, or nothing: column generation on a set at these
+        // sizes took most of a 180 s mask deadline on a real step without finishing a chunk.
+        if self.full_basis_applies(basis) {
+            return Ok(self.full.get_or_insert_with(Default::default).solve_set(
+                step,
+                basis,
+                tokens,
+                self.deadline,
+            ));
+        }
         let options = self.options;
         let q = step.q();
         let rows = basis.dim() + 1;

@@ -3,4 +3,7 @@
 //! verifier turns them into decisions.
 
 pub(crate) mod band;
+// Used by the simplex backend only.
+#[cfg(feature = "simplex")]
+pub(crate) mod full;
 pub(crate) mod head_lp;
