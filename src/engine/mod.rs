@@ -7,3 +7,4 @@ pub(crate) mod band;
 #[cfg(feature = "simplex")]
 pub(crate) mod full;
 pub(crate) mod head_lp;
+pub(crate) mod head_point;
