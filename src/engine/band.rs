@@ -42,7 +42,8 @@ pub const SLOTS: usize = 4;
 pub struct BandStats {
     /// Tokens asked.
     pub asked: usize,
-    /// Reject points verified, by the slot that found them (see [`SLOTS`]).
+    /// Reject points verified, by where they were found: the head LP, its copy grown over the
+    /// priced head, a vector offered after that, and a copy grown over the vocabulary.
     pub points: [usize; SLOTS],
     /// Keep duals verified, by slot as for `points`.
     pub duals: [usize; SLOTS],
