@@ -148,9 +148,7 @@ pub fn truncate_within(
 ) -> Result<Truncation> {
     let start = Instant::now();
     let step = Step::new(logits, rule)?;
-    let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let decided = run(&step, basis, &all, backend, pipeline, budget, false)?;
-    Ok(decided.truncation(&step, start))
+    truncate_step(&step, basis, backend, pipeline, budget, start)
 }
 
 /// [`truncate_within`], returning every token's full outcome (with the certificate that proves
@@ -166,8 +164,7 @@ pub fn truncate_with_certificates(
 ) -> Result<(Truncation, Vec<Outcome>)> {
     let start = Instant::now();
     let step = Step::new(logits, rule)?;
-    let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let mut decided = run(&step, basis, &all, backend, pipeline, budget, true)?;
+    let mut decided = run_vocabulary(&step, basis, backend, pipeline, budget, true)?;
     let outcomes = std::mem::take(&mut decided.outcomes);
     Ok((decided.truncation(&step, start), outcomes))
 }
@@ -182,9 +179,21 @@ pub(crate) fn truncate_step<P: Reduction + ?Sized>(
     budget: Budget,
     start: Instant,
 ) -> Result<Truncation> {
-    let all: Vec<u32> = (0..step.vocab() as u32).collect();
-    let decided = run(step, basis, &all, backend, pipeline, budget, false)?;
+    let decided = run_vocabulary(step, basis, backend, pipeline, budget, false)?;
     Ok(decided.truncation(step, start))
+}
+
+/// [`run`] over every token of the vocabulary, with full outcomes when `certificates`.
+fn run_vocabulary<P: Reduction + ?Sized>(
+    step: &Step,
+    basis: &Basis,
+    backend: Option<&mut dyn Backend>,
+    pipeline: &mut [Box<P>],
+    budget: Budget,
+    certificates: bool,
+) -> Result<Decided> {
+    let all: Vec<u32> = (0..step.vocab() as u32).collect();
+    run(step, basis, &all, backend, pipeline, budget, certificates)
 }
 
 /// The decision for one token.
