@@ -139,6 +139,31 @@ impl BandStep<'_> {
     }
 }
 
+/// Columns about to join a grown copy together, with their boxes `[-q_j, kappa q_j]`.
+#[derive(Debug, Default)]
+struct Batch {
+    tokens: Vec<u32>,
+    cols: Vec<f64>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.tokens.clear();
+        self.cols.clear();
+        self.lower.clear();
+        self.upper.clear();
+    }
+
+    fn push(&mut self, token: u32, col: &[f64], qj: f64, kappa: f64) {
+        self.tokens.push(token);
+        self.cols.extend_from_slice(col);
+        self.lower.push(-qj);
+        self.upper.push(kappa * qj);
+    }
+}
+
 /// One engine: its head LP (built when first needed), a grown copy, and scratch.
 #[derive(Debug, Default)]
 pub struct BandEngine {
@@ -161,6 +186,7 @@ pub struct BandEngine {
     dots: Vec<f64>,
     no_skip: Vec<bool>,
     scores: Vec<(f64, u32)>,
+    batch: Batch,
     /// Work done since the engine was made for the step.
     pub stats: BandStats,
     /// `(token, time)` of every token asked, in order, for the ledger's counts.
@@ -337,14 +363,14 @@ impl BandEngine {
                     .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
             }
             self.scores[..k].sort_unstable_by_key(|x| x.1);
+            self.batch.clear();
             for idx in 0..k {
                 let p = self.scores[idx].1 as usize;
                 let j = band.order[p];
-                let qj = q[j as usize];
-                lp.add_column(j, &self.head_cols[p * r..(p + 1) * r], -qj, kappa * qj);
-                self.in_head[j as usize] = true;
-                self.added.push(j);
+                self.batch
+                    .push(j, &self.head_cols[p * r..(p + 1) * r], q[j as usize], kappa);
             }
+            self.join(&mut lp);
             self.stats.price_time += clock.elapsed();
             let clock = Instant::now();
             let answer = solve_without(&mut lp, &self.rhs, own, &mut self.point);
@@ -385,6 +411,16 @@ impl BandEngine {
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }
+    }
+
+    /// Adds the batch's columns to `lp`, the grown copy.
+    fn join(&mut self, lp: &mut HeadLp) {
+        let b = &self.batch;
+        for &j in &b.tokens {
+            self.in_head[j as usize] = true;
+        }
+        self.added.extend_from_slice(&b.tokens);
+        lp.add_columns(&b.tokens, &b.cols, &b.lower, &b.upper);
     }
 
     /// `self.s = A^T y` over the vocabulary (`s_j = b_j . y_b + y_0`), remembered as `y`'s.
@@ -505,14 +541,13 @@ impl BandEngine {
                     .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
             }
             self.scores[..k].sort_unstable_by_key(|x| x.1);
+            self.batch.clear();
             for idx in 0..k {
                 let j = self.scores[idx].1;
                 column(basis, j, &mut self.a);
-                let qj = q[j as usize];
-                lp.add_column(j, &self.a, -qj, kappa * qj);
-                self.in_head[j as usize] = true;
-                self.added.push(j);
+                self.batch.push(j, &self.a, q[j as usize], kappa);
             }
+            self.join(lp);
             self.stats.price_time += clock.elapsed();
             let clock = Instant::now();
             let answer = solve_without(lp, &self.rhs, own, &mut self.point);

@@ -37,6 +37,10 @@ const PERTURBATION: f64 = 1e-6;
 /// Slack of the Harris ratio test, below the perturbation so that it still tells costs apart.
 const HARRIS_TOL: f64 = 1e-12;
 
+/// Breakpoints the ratio test selects one at a time before it sorts them in runs: most solves
+/// pass a few, and the flips of a long walk made the selection quadratic.
+const LAZY_BREAKPOINTS: usize = 8;
+
 /// A basic variable may violate its bound by this much times the right-hand side's scale and be
 /// called feasible; the point is clamped to the box and polished, and the verifier checks it.
 const FEASIBILITY_TOL: f64 = 1e-12;
@@ -154,10 +158,21 @@ impl Clone for HeadLp {
     }
 
     fn clone_from(&mut self, source: &Self) {
+        let same_rows = self.rows == source.rows;
         self.rows = source.rows;
         self.cols.clone_from(&source.cols);
-        self.by_row.clone_from(&source.by_row);
-        self.stride = source.stride;
+        // A copy keeps its own stride when it is wide enough: a grown copy made from the head
+        // for every token then widens its row-major matrix once, not once per token.
+        let n = source.len();
+        if !same_rows || self.stride < source.stride {
+            self.by_row.clone_from(&source.by_row);
+            self.stride = source.stride;
+        } else {
+            for k in 0..source.rows {
+                self.by_row[k * self.stride..k * self.stride + n]
+                    .copy_from_slice(&source.by_row[k * source.stride..k * source.stride + n]);
+            }
+        }
         self.tokens.clone_from(&source.tokens);
         self.lower.clone_from(&source.lower);
         self.upper.clone_from(&source.upper);
@@ -239,22 +254,14 @@ impl HeadLp {
     /// stays dual feasible.
     pub fn add_column(&mut self, token: u32, a: &[f64], lower: f64, upper: f64) {
         debug_assert_eq!(a.len(), self.rows);
+        self.add_columns(&[token], a, &[lower], &[upper]);
+    }
+
+    /// The bookkeeping of a column whose entries are already stored: its bounds, cost, reduced
+    /// cost and starting bound.
+    fn push_bounds(&mut self, token: u32, a: &[f64], lower: f64, upper: f64) {
         let size = a.iter().fold(0.0f64, |m, v| m.max(v.abs())) * upper.max(-lower);
         self.box_scale = self.box_scale.max(size);
-        self.cols.extend_from_slice(a);
-        let j = self.tokens.len();
-        if j == self.stride {
-            let stride = (2 * self.stride).max(64);
-            let mut by_row = vec![0.0; self.rows * stride];
-            for k in 0..self.rows {
-                by_row[k * stride..k * stride + j]
-                    .copy_from_slice(&self.by_row[k * self.stride..k * self.stride + j]);
-            }
-            (self.by_row, self.stride) = (by_row, stride);
-        }
-        for (k, &ak) in a.iter().enumerate() {
-            self.by_row[k * self.stride + j] = ak;
-        }
         self.tokens.push(token);
         self.lower.push(lower);
         self.upper.push(upper);
@@ -279,6 +286,36 @@ impl HeadLp {
             *s += ak * v;
         }
         self.alpha.push(0.0);
+    }
+
+    /// Adds the columns of the column-major `a` (`rows` entries each) for `tokens`, token `i`
+    /// with box `[lower[i], upper[i]]`, as [`HeadLp::add_column`] would one by one, writing the
+    /// row-major copy a row at a time (a column at a time, each of its entries lands a stride
+    /// apart: column generation adds thousands per token).
+    pub fn add_columns(&mut self, tokens: &[u32], a: &[f64], lower: &[f64], upper: &[f64]) {
+        let (r, n, k) = (self.rows, self.tokens.len(), tokens.len());
+        debug_assert_eq!(a.len(), k * r);
+        if n + k > self.stride {
+            let stride = (n + k).max(2 * self.stride).max(64);
+            let mut by_row = vec![0.0; r * stride];
+            for row in 0..r {
+                by_row[row * stride..row * stride + n]
+                    .copy_from_slice(&self.by_row[row * self.stride..row * self.stride + n]);
+            }
+            (self.by_row, self.stride) = (by_row, stride);
+        }
+        for row in 0..r {
+            let dst = &mut self.by_row[row * self.stride + n..row * self.stride + n + k];
+            for (d, col) in dst.iter_mut().zip(a.chunks_exact(r)) {
+                *d = col[row];
+            }
+        }
+        self.cols.extend_from_slice(a);
+        for ((col, &token), (&lo, &hi)) in
+            a.chunks_exact(r).zip(tokens).zip(lower.iter().zip(upper))
+        {
+            self.push_bounds(token, col, lo, hi);
+        }
     }
 
     /// `duals = B^-T c_B = sum_k c_{B,k} (row k of B^-1)`.
@@ -526,19 +563,40 @@ impl HeadLp {
         let mut slope = delta.abs();
         let mut passed = 0;
         let n = self.breakpoints.len();
+        // Ratios are finite (`|a| > tiny`); `-0.0` and `0.0` tie, and ties go to the lower index.
+        let earlier = |x: &(f64, f64, u32, f64), y: &(f64, f64, u32, f64)| {
+            x.0.partial_cmp(&y.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(x.2.cmp(&y.2))
+        };
+        // Past the first few, the walk takes the breakpoints in sorted runs: the next `run`
+        // smallest selected (`O(n)`) and sorted, `run` doubling, so a long walk costs
+        // `O(n log(walk))` rather than `O(n)` a step.
+        let (mut sorted_to, mut run) = (LAZY_BREAKPOINTS, LAZY_BREAKPOINTS);
         loop {
             if passed == n {
                 return None;
             }
-            // Bring the smallest remaining ratio to position `passed`.
-            let mut best = passed;
-            for k in passed + 1..n {
-                let (x, y) = (&self.breakpoints[k], &self.breakpoints[best]);
-                if x.0 < y.0 || (x.0 == y.0 && x.2 < y.2) {
-                    best = k;
+            if passed >= LAZY_BREAKPOINTS && passed == sorted_to {
+                run *= 2;
+                let rest = &mut self.breakpoints[passed..];
+                let take = run.min(rest.len());
+                if take < rest.len() {
+                    rest.select_nth_unstable_by(take - 1, earlier);
                 }
+                rest[..take].sort_unstable_by(earlier);
+                sorted_to = passed + take;
             }
-            self.breakpoints.swap(passed, best);
+            if passed < LAZY_BREAKPOINTS {
+                // Bring the smallest remaining ratio to position `passed`.
+                let mut best = passed;
+                for k in passed + 1..n {
+                    if earlier(&self.breakpoints[k], &self.breakpoints[best]).is_lt() {
+                        best = k;
+                    }
+                }
+                self.breakpoints.swap(passed, best);
+            }
             let (_, _, j, a) = self.breakpoints[passed];
             let j = j as usize;
             let after = slope - a * (self.upper[j] - self.lower[j]);
@@ -593,10 +651,10 @@ impl HeadLp {
             return Err(());
         }
         let theta_d = self.reduced[q] / self.alpha[q];
-        for j in 0..self.len() {
-            if !self.is_basic[j] {
-                self.reduced[j] -= theta_d * self.alpha[j];
-            }
+        // Basic columns have `alpha_j = 0` ([`HeadLp::pivot_row`]), so one pass without a
+        // branch leaves their reduced costs as they are.
+        for (d, &a) in self.reduced.iter_mut().zip(&self.alpha) {
+            *d -= theta_d * a;
         }
         // The entering variable leaves N x_N; the leaving one joins it at its bound.
         let vq = self.nonbasic_value(q);
