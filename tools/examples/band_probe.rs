@@ -53,6 +53,10 @@ fn main() {
     }
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+    if std::env::var_os("PROBE_DRAWS").is_some() {
+        draws(&all, &basis);
+        return;
+    }
     let h: Vec<f32> = (0..d)
         .map(|k| ((k * 37 % 101) as f32 - 50.0) / 50.0)
         .collect();
@@ -150,6 +154,75 @@ fn main() {
             break;
         }
     }
+}
+
+/// Lazy draws whose first candidate is below `tau` (eta), four seeds a step, three passes:
+/// median, p90 and p99 of whole `sample_step` calls with a fresh simplex backend.
+fn draws(all: &[(f64, Vec<f32>)], basis: &Basis) {
+    use basis_aware::{sample_step, synthetic, SampleBudget, Step};
+    let mut pairs = Vec::new();
+    for (_, logits) in all {
+        let step = Step::new(logits, &Rule::Eta(9e-4)).expect("step");
+        let seeds: Vec<u64> = (0..3000)
+            .filter(|&seed| {
+                !sample_step(
+                    &step,
+                    basis,
+                    None,
+                    SampleBudget::unlimited(),
+                    &mut synthetic::rng(seed),
+                )
+                .expect("draw")
+                .refused
+                .is_empty()
+            })
+            .take(4)
+            .collect();
+        pairs.extend(seeds.into_iter().map(|s| (step.clone(), s)));
+    }
+    let passes: usize = std::env::var("PROBE_DRAWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let times = timed_draws(&pairs, basis, passes);
+    report_draws(times);
+}
+
+/// The timed part of [`draws`], apart for profilers (`--toggle-collect=*timed_draws*`).
+#[inline(never)]
+fn timed_draws(pairs: &[(basis_aware::Step, u64)], basis: &Basis, passes: usize) -> Vec<f64> {
+    use basis_aware::{sample_step, synthetic, SampleBudget};
+    let mut times = Vec::new();
+    for _ in 0..passes {
+        for (step, seed) in pairs {
+            let start = Instant::now();
+            std::hint::black_box(
+                sample_step(
+                    step,
+                    basis,
+                    Some(&mut SimplexBackend::default()),
+                    SampleBudget::unlimited(),
+                    &mut synthetic::rng(*seed),
+                )
+                .expect("draw"),
+            );
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times
+}
+
+fn report_draws(mut times: Vec<f64>) {
+    times.sort_by(f64::total_cmp);
+    let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    eprintln!(
+        "draws {}: median {:.3} ms p90 {:.3} p99 {:.3} max {:.3}",
+        times.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        times[times.len() - 1]
+    );
 }
 
 fn unembed(w: &[f32], h: &[f32]) -> Vec<f32> {
