@@ -13,6 +13,10 @@ use crate::step::Step;
 /// rank on generic bases; more raise its smallest eigenvalue, at `O(m^2)` each.
 pub const ABSORBERS_PER_ROW: usize = 2;
 
+/// Most probable tokens [`rejected_by`] selects for a point's untouched absorbers rather than
+/// sorting the vocabulary (once per step) for them.
+const SELECTED_HEAD: usize = 1024;
+
 /// A change may exceed its upper bound `kappa q_j` by at most this many times `kappa q_j`: the
 /// rounding of `fl(kappa q_j)`, the bound a solver's point is clamped to. The excess, bounded
 /// exactly, is added to the residual (the correction moves such a token back to its bound), so
@@ -104,11 +108,21 @@ pub fn rejected_by(
 }
 
 /// The `count` most probable tokens with `q_j > 0` that `changes` does not list, each with its
-/// slack `min(1, kappa) q_j` rounded down.
+/// slack `min(1, kappa) q_j` rounded down. They are among the `count + changes.len()` most
+/// probable, which a short point takes by selection: a lazy draw's first reject of a step would
+/// otherwise pay the sort of the whole vocabulary (about 2 ms at `V = 49152`), which a long point
+/// (a full mask's, thousands of them a step) pays once.
 fn untouched_absorbers(step: &Step, changes: &[(u32, f64)], count: usize) -> Vec<Absorber> {
     let (q, room) = (step.q(), step.kappa().min(1.0));
-    step.by_probability()
-        .iter()
+    let needed = count + changes.len();
+    let selected;
+    let head = if needed <= SELECTED_HEAD {
+        selected = step.most_probable(needed);
+        &selected[..]
+    } else {
+        step.by_probability()
+    };
+    head.iter()
         .copied()
         .filter(|&t| changes.binary_search_by_key(&t, |c| c.0).is_err())
         .take(count)
