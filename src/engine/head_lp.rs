@@ -531,33 +531,34 @@ impl HeadLp {
     /// the entering column, having flipped the columns passed on the way, or `None` when every
     /// breakpoint can be passed with violation left (a Farkas ray).
     fn entering(&mut self, delta: f64, tol: f64) -> Option<usize> {
-        let scale = self.alpha.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+        let sign = if delta < 0.0 { -1.0 } else { 1.0 };
+        // One pass for the breakpoints and the row's scale, then the entries below the pivot
+        // tolerance (relative to that scale) dropped.
+        self.breakpoints.clear();
+        let mut scale = 0.0f64;
+        let columns = self
+            .alpha
+            .iter()
+            .zip(&self.reduced)
+            .zip(self.is_basic.iter().zip(&self.at_upper))
+            .zip(self.lower.iter().zip(&self.upper));
+        for (j, (((&alpha, &d), (&basic, &up)), (&lo, &hi))) in columns.enumerate() {
+            scale = scale.max(alpha.abs());
+            if basic || hi <= lo {
+                continue;
+            }
+            let a = sign * alpha;
+            if (up && a < 0.0) || (!up && a > 0.0) {
+                let h = HARRIS_TOL * a.signum();
+                self.breakpoints
+                    .push((d / a, (d + h) / a, j as u32, a.abs()));
+            }
+        }
         if scale == 0.0 {
             return None;
         }
         let tiny = PIVOT_TOL * scale;
-        let sign = if delta < 0.0 { -1.0 } else { 1.0 };
-        self.breakpoints.clear();
-        for j in 0..self.len() {
-            if self.is_basic[j] || self.upper[j] <= self.lower[j] {
-                continue;
-            }
-            let a = sign * self.alpha[j];
-            let ok = if self.at_upper[j] {
-                a < -tiny
-            } else {
-                a > tiny
-            };
-            if ok {
-                let h = HARRIS_TOL * a.signum();
-                self.breakpoints.push((
-                    self.reduced[j] / a,
-                    (self.reduced[j] + h) / a,
-                    j as u32,
-                    a.abs(),
-                ));
-            }
-        }
+        self.breakpoints.retain(|b| b.3 > tiny);
         // Walk the breakpoints in increasing ratio; a full sort is avoided by selecting the
         // smallest remaining ratio lazily (most solves pass few breakpoints).
         let mut slope = delta.abs();
