@@ -1,10 +1,14 @@
 //! The one seam between the problem and any LP solver. A backend receives one token's problem and
 //! answers with a certificate; the caller ([`crate::decide`]) verifies it before it becomes a
-//! decision, so a backend can be wrong but never decisive.
+//! decision, so a backend can be wrong but never decisive. A backend that has to check its
+//! candidates to choose among them does so through the problem ([`TokenProblem::check`]) and
+//! answers with the result ([`Answer::Verified`]), so every certificate is verified once.
 
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
+use crate::ledger::Verified;
 use crate::step::Step;
+use crate::verify::CertificateError;
 
 /// The problem for one token: is `P_i` (METHOD.md) empty?
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +19,70 @@ pub struct TokenProblem<'a> {
     pub basis: &'a Basis,
     /// The token to decide.
     pub token: u32,
+}
+
+impl TokenProblem<'_> {
+    /// Has the crate's verifier check `cert` against this problem's step and basis: `Ok` when it
+    /// verifies and settles [`TokenProblem::token`] ([`CertificateError::DoesNotCover`] when it
+    /// verifies but settles other tokens only). Answered as [`Answer::Verified`], the result is
+    /// recorded as it stands.
+    pub fn check(&self, cert: Certificate) -> Result<Verified, CertificateError> {
+        let verified = self.check_shared(cert)?;
+        if verified.settles(self.token) {
+            Ok(verified)
+        } else {
+            Err(CertificateError::DoesNotCover(self.token))
+        }
+    }
+
+    /// [`TokenProblem::check`] for no token in particular: `Ok` with every token the certificate
+    /// settles ([`Verified::covered`]), which may leave out this problem's token (a dual found for
+    /// one token often keeps others but not it).
+    pub fn check_shared(&self, cert: Certificate) -> Result<Verified, CertificateError> {
+        Verified::new(self.step, self.basis, cert)
+    }
+}
+
+/// A backend's answer for one token ([`Backend::answer`]).
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A certificate the ledger verifies on receipt.
+    Certificate(Certificate),
+    /// A certificate the backend had checked ([`TokenProblem::check`]). The ledger records it
+    /// without a second check when it was checked against the problem's own step and basis (a
+    /// backend may keep one from an earlier call on the same step), and verifies it on receipt
+    /// otherwise.
+    Verified(Verified),
+}
+
+impl Answer {
+    /// The certificate, verified or not.
+    pub fn certificate(&self) -> &Certificate {
+        match self {
+            Answer::Certificate(cert) => cert,
+            Answer::Verified(verified) => verified.certificate(),
+        }
+    }
+
+    /// The certificate, without the verifier's verdict.
+    pub fn into_certificate(self) -> Certificate {
+        match self {
+            Answer::Certificate(cert) => cert,
+            Answer::Verified(verified) => verified.into_certificate(),
+        }
+    }
+}
+
+impl From<Certificate> for Answer {
+    fn from(cert: Certificate) -> Self {
+        Answer::Certificate(cert)
+    }
+}
+
+impl From<Verified> for Answer {
+    fn from(verified: Verified) -> Self {
+        Answer::Verified(verified)
+    }
 }
 
 /// A set of tokens to zero all at once (METHOD.md, "Shared rejections"): is there a point of the
@@ -54,6 +122,16 @@ pub trait Backend {
 
     /// A certificate for `problem.token`: a dual vector that keeps it or a point that rejects it.
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError>;
+
+    /// What the ledger asks for `problem.token`: [`Backend::solve`]'s certificate, possibly
+    /// already verified. A backend that checks its candidates ([`TokenProblem::check`]) to choose
+    /// among them answers with the one that verified, [`Answer::Verified`], which the ledger
+    /// records without checking it again; its `solve` is then
+    /// `self.answer(problem).map(Answer::into_certificate)`. The default answers with `solve`'s
+    /// certificate, which the ledger verifies on receipt.
+    fn answer(&mut self, problem: &TokenProblem<'_>) -> Result<Answer, BackendError> {
+        self.solve(problem).map(Answer::Certificate)
+    }
 
     /// Bounds the backend's next calls: each should return by `deadline` (with
     /// [`BackendError::Limit`] when it cannot finish), every LP and retry inside it sharing the

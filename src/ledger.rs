@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
+use crate::backend::{Answer, Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::budget::Budget;
 use crate::certificate::{
@@ -14,7 +14,7 @@ use crate::certificate::{
 };
 use crate::error::{Error, Result};
 use crate::step::Step;
-use crate::verify;
+use crate::verify::{self, CertificateError};
 
 /// How a token's outcome was reached; [`crate::Counts`] tallies these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,25 +31,62 @@ pub(crate) enum Via {
     Assumed,
 }
 
-/// A certificate the verifier accepted, with every open-or-not token it settles. Only
-/// [`Checker::check`] makes one and only [`Ledger::record_verified`] consumes one, so a
-/// certificate checked on a worker thread is still checked once, by the ledger's verifier, and
-/// recorded by the ledger alone.
-#[derive(Debug)]
-pub(crate) struct Verified {
+/// A certificate the verifier accepted for one step and basis, with every token it settles. Only
+/// the verifier's checks make one ([`TokenProblem::check`], [`TokenProblem::check_shared`]), so a
+/// backend that answers with one ([`Answer::Verified`]) has it recorded without a second check;
+/// one checked against any other step or basis is verified again, as a plain certificate.
+#[derive(Debug, Clone)]
+pub struct Verified {
     cert: Certificate,
     covered: Vec<u32>,
+    /// Ids of the step and basis it was checked against: neither ever changes after
+    /// construction and clones share them, so equal ids mean equal inputs.
+    step: u64,
+    basis: u64,
 }
 
 impl Verified {
+    /// `cert` checked against `step` and `basis`, for no token in particular.
+    pub(crate) fn new(
+        step: &Step,
+        basis: &Basis,
+        cert: Certificate,
+    ) -> std::result::Result<Self, CertificateError> {
+        let covered = match &cert {
+            Certificate::Keep(c) => verify::kept_by(step, basis, c),
+            Certificate::Reject(c) => verify::rejected_by(step, basis, c),
+        }?;
+        Ok(Self {
+            cert,
+            covered,
+            step: step.id(),
+            basis: basis.id(),
+        })
+    }
+
     /// The tokens it settles, ascending.
     pub fn covered(&self) -> &[u32] {
         &self.covered
     }
 
+    /// Whether it settles `token`.
+    pub fn settles(&self, token: u32) -> bool {
+        self.covered.binary_search(&token).is_ok()
+    }
+
     /// The certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.cert
+    }
+
+    /// The certificate, without the verifier's verdict.
+    pub fn into_certificate(self) -> Certificate {
+        self.cert
+    }
+
+    /// Whether it was checked against `step` and `basis` (or clones of them).
+    fn is_for(&self, step: &Step, basis: &Basis) -> bool {
+        (self.step, self.basis) == (step.id(), basis.id())
     }
 }
 
@@ -64,12 +101,7 @@ pub(crate) struct Checker<'l, 'a> {
 impl<'a> Checker<'_, 'a> {
     /// Verifies `cert` (for no token in particular).
     pub fn check(&self, cert: Certificate) -> Option<Verified> {
-        let (step, basis) = (self.ledger.step, self.ledger.basis);
-        let covered = match &cert {
-            Certificate::Keep(c) => verify::kept_by(step, basis, c),
-            Certificate::Reject(c) => verify::rejected_by(step, basis, c),
-        };
-        covered.ok().map(|covered| Verified { cert, covered })
+        Verified::new(self.ledger.step, self.ledger.basis, cert).ok()
     }
 
     /// Whether `token` was settled when the checker was taken.
@@ -197,12 +229,12 @@ impl<'a> Ledger<'a> {
     /// A certificate for `token` from outside any backend: verified, then it settles every token
     /// it covers. Returns whether it verified (a refused one changes nothing).
     pub fn submit(&mut self, token: u32, cert: Certificate) -> bool {
-        match verify::check(self.step, self.basis, token, &cert) {
-            Ok(covered) => {
-                self.record(covered, proof_of(cert), Via::Token);
+        match Verified::new(self.step, self.basis, cert) {
+            Ok(verified) if verified.settles(token) => {
+                self.record_verified(verified);
                 true
             }
-            Err(_) => false,
+            _ => false,
         }
     }
 
@@ -221,11 +253,24 @@ impl<'a> Ledger<'a> {
         Checker { ledger: self }
     }
 
-    /// Records a certificate [`Checker::check`] accepted: it settles every token it covers
-    /// that is still open. Returns how many that was.
+    /// Records a certificate the verifier accepted ([`Checker::check`], or a backend's
+    /// [`Answer::Verified`]): it settles every token it covers that is still open. Returns how
+    /// many that was (none when it was checked against another step or basis and refused here).
     pub fn record_verified(&mut self, verified: Verified) -> usize {
-        let Verified { cert, covered } = verified;
-        self.record(covered, proof_of(cert), Via::Token)
+        match self.own(verified) {
+            Ok(Verified { cert, covered, .. }) => self.record(covered, proof_of(cert), Via::Token),
+            Err(_) => 0,
+        }
+    }
+
+    /// `verified` when it was checked against this step and basis, or else its certificate
+    /// checked against them now.
+    fn own(&self, verified: Verified) -> std::result::Result<Verified, CertificateError> {
+        if verified.is_for(self.step, self.basis) {
+            Ok(verified)
+        } else {
+            Verified::new(self.step, self.basis, verified.cert)
+        }
     }
 
     /// A bulk certificate: verified once here (the verifier recomputes everything it rests on),
@@ -257,7 +302,8 @@ impl<'a> Ledger<'a> {
     }
 
     /// One backend call for `token`. A verified certificate settles every token it covers; any
-    /// failure leaves `token` (only) undecided.
+    /// failure leaves `token` (only) undecided. The answer is verified once: here, or already
+    /// when the backend had it checked through the problem ([`Answer::Verified`]).
     pub fn solve(&mut self, token: u32, backend: &mut dyn Backend) {
         if self.out_of_time() {
             self.leave_undecided(token, UndecidedReason::Budget);
@@ -268,20 +314,29 @@ impl<'a> Ledger<'a> {
             basis: self.basis,
             token,
         };
-        let answer = self.call(backend, |b| b.solve(&problem));
+        let answer = self.call(backend, |b| b.answer(&problem));
         self.solves += 1;
         if matches!(answer, Err(BackendError::Limit(_))) && self.budget.expired() {
             self.leave_undecided(token, UndecidedReason::Budget);
             return;
         }
-        let checked = answer.map_err(UndecidedReason::Backend).and_then(|cert| {
-            let covered = verify::check(self.step, self.basis, token, &cert)
-                .map_err(UndecidedReason::Unverified)?;
-            Ok((cert, covered))
+        let checked = answer.map_err(UndecidedReason::Backend).and_then(|answer| {
+            let verified = match answer {
+                Answer::Verified(verified) => self.own(verified),
+                Answer::Certificate(cert) => Verified::new(self.step, self.basis, cert),
+            }
+            .map_err(UndecidedReason::Unverified)?;
+            if verified.settles(token) {
+                Ok(verified)
+            } else {
+                Err(UndecidedReason::Unverified(CertificateError::DoesNotCover(
+                    token,
+                )))
+            }
         });
         match checked {
-            Ok((cert, covered)) => {
-                self.record(covered, proof_of(cert), Via::Token);
+            Ok(verified) => {
+                self.record_verified(verified);
             }
             Err(reason) => {
                 self.record([token], Outcome::Undecided(reason), Via::Token);
@@ -356,5 +411,83 @@ fn proof_of(cert: Certificate) -> Outcome {
     match cert {
         Certificate::Keep(c) => Outcome::Keep(KeepProof::Dual(Arc::new(c))),
         Certificate::Reject(c) => Outcome::Reject(RejectProof::Point(Arc::new(c))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certificate::KeepCertificate;
+    use crate::MatrixView;
+
+    /// Answers every token with one result, whatever the problem.
+    struct Replaying(Verified);
+
+    impl Backend for Replaying {
+        fn name(&self) -> &'static str {
+            "replaying"
+        }
+
+        fn solve(
+            &mut self,
+            problem: &TokenProblem<'_>,
+        ) -> std::result::Result<Certificate, BackendError> {
+            self.answer(problem).map(Answer::into_certificate)
+        }
+
+        fn answer(&mut self, _: &TokenProblem<'_>) -> std::result::Result<Answer, BackendError> {
+            Ok(Answer::Verified(self.0.clone()))
+        }
+    }
+
+    /// With a zero basis only `sum p = 1` constrains `p`, so no dual keeps a token below `tau`:
+    /// the sum-row dual `y = (0, 1)` keeps tokens 0 to 2 here, not token 3 (`q = 0.04 < tau`).
+    fn zero_basis_step() -> (Step, Basis) {
+        let q = vec![0.5, 0.3, 0.15, 0.04, 0.01];
+        let basis = Basis::explicit(MatrixView::new(&[0.0; 5], 5, 1).unwrap()).unwrap();
+        (Step::from_probabilities(q, 0.05).unwrap(), basis)
+    }
+
+    /// A verdict the verifier never gave, that the sum-row dual keeps token 3, labelled with the
+    /// ids of `ids_of`: what the ledger does with it shows whether it checks the answer again.
+    fn forged(ids_of: &Step, basis: &Basis) -> Verified {
+        Verified {
+            cert: Certificate::Keep(KeepCertificate { y: vec![0.0, 1.0] }),
+            covered: vec![0, 1, 2, 3],
+            step: ids_of.id(),
+            basis: basis.id(),
+        }
+    }
+
+    #[test]
+    fn a_verified_answer_for_the_ledgers_step_is_recorded_without_a_second_check() {
+        let (step, basis) = zero_basis_step();
+        let mut ledger = Ledger::new(&step, &basis).unwrap();
+        ledger.solve(3, &mut Replaying(forged(&step, &basis)));
+        assert!(matches!(
+            ledger.get(3),
+            Some((Outcome::Keep(KeepProof::Dual(_)), Via::Token))
+        ));
+    }
+
+    #[test]
+    fn a_verified_answer_for_another_step_is_checked_again() {
+        let (step, basis) = zero_basis_step();
+        let other = Step::from_probabilities(step.q().to_vec(), step.tau()).unwrap();
+        let mut ledger = Ledger::new(&step, &basis).unwrap();
+        ledger.solve(3, &mut Replaying(forged(&other, &basis)));
+        assert!(matches!(
+            ledger.get(3),
+            Some((
+                Outcome::Undecided(UndecidedReason::Unverified(CertificateError::DoesNotCover(
+                    3
+                ))),
+                Via::Token
+            ))
+        ));
+        // The band engine's results go through the same gate.
+        let mut ledger = Ledger::new(&step, &basis).unwrap();
+        assert_eq!(ledger.record_verified(forged(&other, &basis)), 0);
+        assert!(!ledger.is_settled(3));
     }
 }

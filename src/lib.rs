@@ -60,7 +60,7 @@ pub mod testing;
 mod truncate;
 pub mod verify;
 
-pub use backend::{Backend, BackendError, SetProblem, TokenProblem};
+pub use backend::{Answer, Backend, BackendError, SetProblem, TokenProblem};
 pub use basis::{Basis, BasisKind};
 pub use bat::Bat;
 pub use batch::truncate_batch;
@@ -74,6 +74,7 @@ pub use critical::{
 };
 pub use error::{Error, Result};
 pub use filter::{BatFilter, FilterReport, TokenFilter};
+pub use ledger::Verified;
 pub use matrix::MatrixView;
 pub use reduction::{Reduction, Workspace};
 pub use rule::{Rule, ThresholdRule};

@@ -25,7 +25,8 @@ pub struct Step {
     /// Tokens with `q_j > 0` by decreasing `q_j`, sorted on first use: only steps that reach an
     /// LP pay for the sort, and they pay once.
     by_probability: OnceLock<Vec<u32>>,
-    /// Identifies this distribution and threshold for the verifier's memo; clones share it (a
+    /// Identifies this distribution and threshold for what is kept per step (verified
+    /// certificates, the engines' state, the verifier's shared absorbers); clones share it (a
     /// step never changes).
     id: u64,
 }

@@ -5,7 +5,8 @@
 mod common;
 
 use basis_aware::backends::{HighsBackend, SimplexBackend};
-use basis_aware::{decide_tokens, Outcome, Rule, Step};
+use basis_aware::verify::check;
+use basis_aware::{decide_tokens, Answer, Backend, Outcome, Rule, Step, TokenProblem};
 use common::gaussian_instance;
 use proptest::prelude::*;
 
@@ -34,5 +35,40 @@ proptest! {
         let lp_tokens = counts.dual_kept + counts.point_rejected + counts.chunk_rejected + counts.undecided;
         let undecided = ours.iter().filter(|o| matches!(o, Outcome::Undecided(_))).count();
         prop_assert!(undecided * 100 <= lp_tokens, "{} of {} undecided", undecided, lp_tokens);
+    }
+}
+
+/// Both backends check their candidates through the problem and answer with the verifier's
+/// verdict, which the ledger records as it stands: each certificate they return is verified once.
+#[test]
+fn both_backends_answer_with_their_verified_certificate() {
+    let inst = gaussian_instance(500, 6, 1, 6.0, 11);
+    let basis = inst.basis(None).unwrap();
+    let step = Step::new(inst.step_logits(0).unwrap(), &Rule::Eta(0.01)).unwrap();
+    let backends: [Box<dyn Backend>; 2] = [
+        Box::new(SimplexBackend::default()),
+        Box::new(HighsBackend::default()),
+    ];
+    for mut backend in backends {
+        let mut verified = 0;
+        for &token in step.below_threshold().iter().step_by(8) {
+            let problem = TokenProblem {
+                step: &step,
+                basis: &basis,
+                token,
+            };
+            match backend.answer(&problem) {
+                Ok(Answer::Verified(answer)) => {
+                    assert!(answer.settles(token));
+                    assert!(check(&step, &basis, token, answer.certificate()).is_ok());
+                    verified += 1;
+                }
+                Ok(Answer::Certificate(_)) => {
+                    panic!("{}: token {token} answered unverified", backend.name())
+                }
+                Err(_) => {}
+            }
+        }
+        assert!(verified > 0, "{}: nothing decided", backend.name());
     }
 }

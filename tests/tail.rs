@@ -8,8 +8,8 @@ use basis_aware::backends::SimplexBackend;
 use basis_aware::reduction::{EachToken, HeadKeeps, Reduction, TailChunks};
 use basis_aware::verify::rejected_by;
 use basis_aware::{
-    decide, truncate, truncate_with, Backend, BackendError, Certificate, Rule, SetProblem, Step,
-    TokenProblem,
+    decide, truncate, truncate_with, Answer, Backend, BackendError, Certificate, Rule, SetProblem,
+    Step, TokenProblem,
 };
 use common::gaussian_instance;
 use proptest::prelude::*;
@@ -24,6 +24,11 @@ impl Backend for NoSets {
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
         self.0.solve(problem)
+    }
+
+    /// The simplex's verified answer, which the ledger records without checking it again.
+    fn answer(&mut self, problem: &TokenProblem<'_>) -> Result<Answer, BackendError> {
+        self.0.answer(problem)
     }
 }
 

@@ -2,11 +2,16 @@
 //! each boundary. With a zero basis the only constraint is `sum p = 1`, so `P_i` is non-empty
 //! exactly when `q_i <= tau`.
 
+use basis_aware::reduction::{EachToken, Reduction};
 use basis_aware::verify::{
     exact_point_exists, keep_margin, kept_by, rejected_by, Absorber, CertificateError, Residual,
     BOX_ROUNDING, KEEP_MARGIN_TOL,
 };
-use basis_aware::{Basis, KeepCertificate, MatrixView, RejectCertificate, Step};
+use basis_aware::{
+    decide_tokens_with, Answer, Backend, BackendError, Basis, Certificate, KeepCertificate,
+    MatrixView, Outcome, RejectCertificate, RejectProof, Step, TokenProblem, UndecidedReason,
+    Verified,
+};
 
 fn zero_basis(vocab: usize) -> Basis {
     Basis::explicit(MatrixView::new(&vec![0.0; vocab], vocab, 1).unwrap()).unwrap()
@@ -287,40 +292,68 @@ fn malformed_duals_are_refused() {
     assert_eq!(kept_by(&s, &b, &inf), Err(CertificateError::NonFinite(1)));
 }
 
-#[test]
-fn a_verified_dual_is_remembered_only_for_its_own_step_and_basis() {
-    // The verifier remembers the last dual it checked on each thread; interleaved checks of one
-    // vector on different steps and bases must each get their own answer, which a fresh thread
-    // (with nothing remembered) computes.
-    let steps = [step(&Q, 0.05), step(&Q, 0.2)];
-    let column: Vec<f32> = vec![3.0, -1.0, 0.5, 2.0, -4.0];
-    let bases = [
-        zero_basis(5),
-        Basis::explicit(MatrixView::new(&column, 5, 1).unwrap()).unwrap(),
-    ];
-    let y = KeepCertificate { y: vec![0.3, 1.0] };
-    let fresh = |s: usize, b: usize| {
-        let (st, ba, y) = (steps[s].clone(), bases[b].clone(), y.clone());
-        std::thread::spawn(move || kept_by(&st, &ba, &y).unwrap())
-            .join()
-            .unwrap()
-    };
-    let expected: Vec<Vec<u32>> = [(0, 0), (1, 0), (0, 1), (1, 1)]
-        .iter()
-        .map(|&(s, b)| fresh(s, b))
-        .collect();
-    assert_ne!(expected[0], expected[1]);
-    assert_ne!(expected[1], expected[3]);
-    for &(s, b, e) in &[
-        (0, 0, 0),
-        (1, 0, 1),
-        (1, 0, 1),
-        (0, 1, 2),
-        (1, 1, 3),
-        (0, 0, 0),
-    ] {
-        assert_eq!(kept_by(&steps[s], &bases[b], &y).unwrap(), expected[e]);
+/// A backend that answers every token with one result it had verified, whatever the problem.
+struct Replaying(Verified);
+
+impl Backend for Replaying {
+    fn name(&self) -> &'static str {
+        "replaying"
     }
+
+    fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
+        self.answer(problem).map(Answer::into_certificate)
+    }
+
+    fn answer(&mut self, _: &TokenProblem<'_>) -> Result<Answer, BackendError> {
+        Ok(Answer::Verified(self.0.clone()))
+    }
+}
+
+/// Token 3's outcome on `s` (its own LP only) with `backend`'s answer.
+fn outcome_of_3(s: &Step, backend: &mut dyn Backend) -> Outcome {
+    let mut each: Vec<Box<dyn Reduction>> = vec![Box::new(EachToken)];
+    let (outcomes, _) =
+        decide_tokens_with(s, &zero_basis(5), &[3], Some(backend), &mut each).unwrap();
+    outcomes.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_certificate_verified_for_one_step_is_checked_again_on_another() {
+    // At tau = 0.03 the sum-row dual keeps token 3 (q = 0.04, above tau); at tau = 0.05 it does
+    // not, and token 3 is rejectable. The verdict of the first step must not decide the second:
+    // the ledger checks the certificate again there and refuses it.
+    let (above, below) = (step(&Q, 0.03), step(&Q, 0.05));
+    let dual = Certificate::Keep(KeepCertificate { y: vec![0.0, 1.0] });
+    let on_above = TokenProblem {
+        step: &above,
+        basis: &zero_basis(5),
+        token: 3,
+    };
+    let verified = on_above.check(dual.clone()).unwrap();
+    assert_eq!(verified.covered(), [0, 1, 2, 3]);
+    assert!(matches!(
+        outcome_of_3(&below, &mut Replaying(verified)),
+        Outcome::Undecided(UndecidedReason::Unverified(CertificateError::DoesNotCover(
+            3
+        )))
+    ));
+    // A verdict on the step itself, or on a clone of it (the same distribution), is recorded.
+    let on_below = TokenProblem {
+        step: &below,
+        basis: &zero_basis(5),
+        token: 3,
+    };
+    assert_eq!(
+        on_below.check(dual).err(),
+        Some(CertificateError::DoesNotCover(3))
+    );
+    let reject = on_below
+        .check(Certificate::Reject(rescaled_without(&Q, 3)))
+        .unwrap();
+    assert!(matches!(
+        outcome_of_3(&below.clone(), &mut Replaying(reject)),
+        Outcome::Reject(RejectProof::Point(_))
+    ));
 }
 
 /// Slacks spanning sixty orders of magnitude (a dominant token, then `1e-30` and `1e-60`): too

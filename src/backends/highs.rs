@@ -2,10 +2,9 @@
 
 use basis_aware_highs::{minimize, HighsError, Options, UnitBoxLp};
 
-use crate::backend::{Backend, BackendError, TokenProblem};
+use crate::backend::{Answer, Backend, BackendError, TokenProblem};
 use crate::certificate::Certificate;
 use crate::lp::ScaledLp;
-use crate::verify;
 
 /// Tokens below this probability are fixed at `q_j` on the first attempt (see [`crate::lp`]);
 /// if no certificate verifies, the LP is solved again with every token as a column.
@@ -50,6 +49,11 @@ impl Backend for HighsBackend {
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
+        self.answer(problem).map(Answer::into_certificate)
+    }
+
+    /// The solver's keep and reject candidates, the likelier first; the first that verifies.
+    fn answer(&mut self, problem: &TokenProblem<'_>) -> Result<Answer, BackendError> {
         let TokenProblem { step, basis, token } = *problem;
         let mut refusals = Vec::new();
         let mut previous_columns = 0;
@@ -95,8 +99,8 @@ impl Backend for HighsBackend {
                 [reject, keep]
             };
             for cert in candidates {
-                match verify::check(step, basis, token, &cert) {
-                    Ok(_) => return Ok(cert),
+                match problem.check(cert) {
+                    Ok(verified) => return Ok(verified.into()),
                     Err(e) => refusals.push(e.to_string()),
                 }
             }

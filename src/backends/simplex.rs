@@ -10,15 +10,17 @@
 //! (METHOD.md, "Restricted columns"). Optimal duals, rather than the Farkas vector of a
 //! feasibility solve, are what make this converge in a few rounds.
 
-use basis_aware_simplex::{solve_from, Answer, BoxLp, Options, SimplexError, WarmStart};
+use basis_aware_simplex::{
+    solve_from, Answer as LpAnswer, BoxLp, Options, SimplexError, WarmStart,
+};
 
-use crate::backend::{Backend, BackendError, SetProblem, TokenProblem};
+use crate::backend::{Answer, Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
 use crate::engine::full::{FullBasisStats, FullEngine};
+use crate::ledger::Verified;
 use crate::lp::ScaledLp;
 use crate::step::Step;
-use crate::verify;
 
 /// Columns of the first restricted LP: `FIRST_COLUMNS_PER_ROW` per row `m + 1`, plus
 /// `SMALL_BASIS_BONUS` per row for the first `SMALL_BASIS_ROWS` rows (see [`first_column_count`]).
@@ -132,17 +134,16 @@ impl SimplexBackend {
             && basis.dim() + 1 > crate::reduction::BULK_MAX_ROWS
     }
 
-    /// The full-basis engine's verified certificate for the token (`src/engine/full.rs`): for
-    /// bases above [`crate::reduction::BULK_MAX_ROWS`] rows, with warm starts on, one head LP
-    /// is kept from token to token of a step. `None` sends the token on to column generation.
-    fn solve_full_basis(&mut self, problem: &TokenProblem<'_>) -> Option<Certificate> {
-        let TokenProblem { step, basis, token } = *problem;
-        if !self.full_basis_applies(basis) {
+    /// The full-basis engine's answer for the token (`src/engine/full.rs`): for bases above
+    /// [`crate::reduction::BULK_MAX_ROWS`] rows, with warm starts on, one head LP is kept from
+    /// token to token of a step. `None` sends the token on to column generation.
+    fn solve_full_basis(&mut self, problem: &TokenProblem<'_>) -> Option<Answer> {
+        if !self.full_basis_applies(problem.basis) {
             return None;
         }
         self.full
             .get_or_insert_with(Default::default)
-            .solve(step, basis, token, self.deadline)
+            .solve(problem, self.deadline)
     }
 
     /// The last basis, as column indices of `lp`; tokens no longer among its columns give way to
@@ -171,7 +172,7 @@ impl SimplexBackend {
         lp: &ScaledLp,
         cost: &[f64],
         options: &Options,
-    ) -> Result<Answer, BackendError> {
+    ) -> Result<LpAnswer, BackendError> {
         let (answer, basis_out) = match self.warm_start_for(lp) {
             Some(warm) => {
                 let mut budget = self.within_deadline(options)?;
@@ -214,7 +215,7 @@ impl SimplexBackend {
 
     /// Column generation for one token: each round solves `min p_t` over the columns, returns a
     /// verified reject or keep, or prices the vocabulary and adds the columns the dual misses.
-    fn solve_token(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
+    fn solve_token(&mut self, problem: &TokenProblem<'_>) -> Result<Verified, BackendError> {
         let TokenProblem { step, basis, token } = *problem;
         let rows = basis.dim() + 1;
         let mut options = self.options;
@@ -236,38 +237,36 @@ impl SimplexBackend {
             let mut cost = vec![0.0; n];
             cost[target] = 1.0;
             let y = match self.run_warm(&lp, &cost, &options)? {
-                Answer::Optimal { x, duals, .. } => {
+                LpAnswer::Optimal { x, duals, .. } => {
                     if x[target] <= options.feasibility_tol {
                         // The solver's point first; when it does not verify, the point `p = q`
                         // with the token at zero (see [`unmoved_reject`]).
                         let cert = Certificate::Reject(lp.reject_certificate(step, basis, &x));
-                        match verify::check(step, basis, token, &cert) {
-                            Ok(_) => return Ok(cert),
+                        match problem.check(cert) {
+                            Ok(verified) => return Ok(verified),
                             Err(e) => refusal = Some(e),
                         }
-                        if let Some(cert) = unmoved_reject(step, basis, token, &lp) {
-                            return Ok(cert);
+                        if let Some(verified) = unmoved_reject(problem, &lp) {
+                            return Ok(verified);
                         }
                     }
                     duals
                 }
-                Answer::Infeasible { farkas, .. } => farkas,
+                LpAnswer::Infeasible { farkas, .. } => farkas,
             };
             let keep = lp.keep_certificate(&y);
             // Tokens near `tau` are usually kept by the first round's dual as it stands: check
             // it first there and skip the pricing pass (one O(V m) pass instead of two: 4.1 -> 3.6 ms
             // for a keep on a real step). Later rounds are the hard tokens; pricing comes first.
             if round == 0 {
-                let cert = Certificate::Keep(keep.clone());
-                if verify::check(step, basis, token, &cert).is_ok() {
-                    return Ok(cert);
+                if let Ok(verified) = problem.check(Certificate::Keep(keep.clone())) {
+                    return Ok(verified);
                 }
             }
             let added = price(step, basis, &keep.y, &role, per_round);
             if added.is_empty() {
-                let cert = Certificate::Keep(keep);
-                return match verify::check(step, basis, token, &cert) {
-                    Ok(_) => Ok(cert),
+                return match problem.check(Certificate::Keep(keep)) {
+                    Ok(verified) => Ok(verified),
                     Err(e) => {
                         let why = refusal.map(|r| format!("{r}; ")).unwrap_or_default();
                         Err(BackendError::NoCertificate(format!("{why}{e}")))
@@ -308,10 +307,17 @@ impl Backend for SimplexBackend {
     }
 
     fn solve(&mut self, problem: &TokenProblem<'_>) -> Result<Certificate, BackendError> {
-        if let Some(cert) = self.solve_full_basis(problem) {
-            return Ok(cert);
+        self.answer(problem).map(Answer::into_certificate)
+    }
+
+    /// The full-basis engine's answer where it applies, else column generation's; every
+    /// certificate comes verified through the problem, except a dual the engine pooled before
+    /// its last one, which the ledger verifies on receipt.
+    fn answer(&mut self, problem: &TokenProblem<'_>) -> Result<Answer, BackendError> {
+        if let Some(answer) = self.solve_full_basis(problem) {
+            return Ok(answer);
         }
-        match self.solve_token(problem) {
+        let decided = match self.solve_token(problem) {
             // A warm start changes the path, never the answer, except near the solver's
             // resolution: on steps whose `q` spans tens of orders of magnitude, warm-started
             // vertices failed the polish more often (35 tokens undecided against 10 on one such
@@ -323,8 +329,10 @@ impl Backend for SimplexBackend {
                 retried
             }
             decided => decided,
-        }
+        };
+        decided.map(Answer::Verified)
     }
+
     /// The feasibility LP with the whole set at zero, over the most probable tokens outside it
     /// (enough of them to absorb twice the set's mass: each can take `kappa q_j` more), grown by
     /// column generation on the Farkas vector exactly as a keep is for one token: a Farkas
@@ -379,10 +387,10 @@ impl Backend for SimplexBackend {
             let lp = ScaledLp::zeroing(step, basis, tokens, columns.clone());
             let cost = vec![0.0; lp.columns.len()];
             let farkas = match self.run_warm(&lp, &cost, &options)? {
-                Answer::Optimal { x, .. } => {
+                LpAnswer::Optimal { x, .. } => {
                     return Ok(Some(lp.reject_certificate(step, basis, &x)))
                 }
-                Answer::Infeasible { farkas, .. } => farkas,
+                LpAnswer::Infeasible { farkas, .. } => farkas,
             };
             let y = lp.keep_certificate(&farkas).y;
             let added = price(step, basis, &y, &role, per_round);
@@ -405,26 +413,27 @@ impl Backend for SimplexBackend {
             .collect();
         let tol = options.feasibility_tol;
         match self.run_warm(&lp, &cost, &options)? {
-            Answer::Optimal { x, .. } => {
+            LpAnswer::Optimal { x, .. } => {
                 Ok(Some(lp.reject_certificate_pinning(step, basis, &x, |c| {
                     cost[c] > 0.0 && x[c] <= tol
                 })))
             }
-            Answer::Infeasible { .. } => Ok(None),
+            LpAnswer::Infeasible { .. } => Ok(None),
         }
     }
 }
 
-/// A verified reject of `token` from the point `p = q` with the token at zero, polished over the
-/// columns of `lp`, or `None`. A deep-tail token's mass (`q_t` down to 1e-100) is far below the
-/// simplex's tolerance, so the solver's point for it is rounding noise that few tokens have room
-/// to absorb (every such token came back undecided on steps whose `q` spans 30 orders of
-/// magnitude); from `p = q` the polish's least-norm move is the size of `q_t` and fits in the
-/// boxes.
-fn unmoved_reject(step: &Step, basis: &Basis, token: u32, lp: &ScaledLp) -> Option<Certificate> {
+/// A verified reject of the problem's token from the point `p = q` with the token at zero,
+/// polished over the columns of `lp`, or `None`. A deep-tail token's mass (`q_t` down to 1e-100)
+/// is far below the simplex's tolerance, so the solver's point for it is rounding noise that few
+/// tokens have room to absorb (every such token came back undecided on steps whose `q` spans 30
+/// orders of magnitude); from `p = q` the polish's least-norm move is the size of `q_t` and fits
+/// in the boxes.
+fn unmoved_reject(problem: &TokenProblem<'_>, lp: &ScaledLp) -> Option<Verified> {
+    let (step, basis) = (problem.step, problem.basis);
     let unmoved = vec![1.0 / step.sigma(); lp.columns.len()];
     let cert = Certificate::Reject(lp.reject_certificate(step, basis, &unmoved));
-    verify::check(step, basis, token, &cert).ok().map(|_| cert)
+    problem.check(cert).ok()
 }
 
 /// One simplex solve of `lp` with `cost`, from `warm` or the logical basis.
@@ -433,7 +442,7 @@ fn run(
     cost: &[f64],
     options: &Options,
     warm: Option<&WarmStart>,
-) -> Result<(Answer, WarmStart), BackendError> {
+) -> Result<(LpAnswer, WarmStart), BackendError> {
     let n = lp.columns.len();
     solve_from(
         &BoxLp {

@@ -35,7 +35,8 @@ pub struct Basis {
     /// `|b_j|_1` per token, in f64: the verifier bounds the size of every term it sums with these
     /// instead of summing `|b_jk y_k|` itself, which halves its pass (see `verify`).
     row_l1: Vec<f64>,
-    /// Identifies this matrix for the verifier's memo; clones share it (a basis never changes).
+    /// Identifies this matrix for what is kept per basis (verified certificates, the engines'
+    /// state, the verifier's shared absorbers); clones share it (a basis never changes).
     id: u64,
 }
 

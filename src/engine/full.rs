@@ -18,18 +18,22 @@
 //!   head for this and every later token of the step (column generation), and the token is
 //!   asked again.
 //!
-//! Nothing is decided here: every certificate is checked by [`crate::verify`] before it is
-//! returned, and the ledger checks it again on receipt. An LP that stalls, a point or a dual
+//! Nothing is decided here: every certificate is checked through the token's problem
+//! ([`TokenProblem::check`]) before it is returned, and returned with the verifier's verdict,
+//! which the ledger records as it stands. A pooled dual is returned verified when it is the last
+//! one pooled, as a plain certificate (verified by the ledger) otherwise: keeping every pooled
+//! dual's verdict would keep every token list it settles. An LP that stalls, a point or a dual
 //! the verifier refuses, or a deadline gives `None`, and the caller goes on without it.
 
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp};
 use super::head_point::{column, reject_point, solve_without};
+use crate::backend::{Answer, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
+use crate::ledger::Verified;
 use crate::step::Step;
-use crate::verify;
 
 /// Columns of the base head: the most probable tokens. Measured on a real SmolLM2 step at
 /// `m + 1 = 577` (`tools/examples/full_probe.rs`, the 100 most probable tokens below `tau` and
@@ -118,6 +122,8 @@ pub(crate) struct FullEngine {
     /// The pooled dual that keeps each token (`NONE` for none).
     cover: Vec<u32>,
     duals: Vec<KeepCertificate>,
+    /// The verifier's verdict on the last of `duals`.
+    last_dual: Option<Verified>,
     /// Whether the last token the engine decided was a reject.
     last_was_point: bool,
     rhs: Vec<f64>,
@@ -144,6 +150,7 @@ impl FullEngine {
         self.cover.clear();
         self.cover.resize(step.vocab(), NONE);
         self.duals.clear();
+        self.last_dual = None;
         self.last_was_point = false;
         self.stats = FullBasisStats::default();
         let r = basis.dim() + 1;
@@ -171,22 +178,25 @@ impl FullEngine {
         }
     }
 
-    /// A verified certificate that decides `token` (`0 < q_t < tau`), or `None` when the engine
-    /// could not find one before `deadline`.
+    /// A certificate that decides the problem's token (`0 < q_t < tau`), or `None` when the
+    /// engine could not find one before `deadline`.
     pub(crate) fn solve(
         &mut self,
-        step: &Step,
-        basis: &Basis,
-        token: u32,
+        problem: &TokenProblem<'_>,
         deadline: Option<Instant>,
-    ) -> Option<Certificate> {
+    ) -> Option<Answer> {
+        let TokenProblem { step, basis, token } = *problem;
         self.prepare(step, basis);
         self.stats.asked += 1;
         let t = token as usize;
-        if let Some(dual) = self.duals.get(self.cover[t] as usize) {
+        let k = self.cover[t] as usize;
+        if let Some(dual) = self.duals.get(k) {
             self.stats.pooled += 1;
             self.last_was_point = false;
-            return Some(Certificate::Keep(dual.clone()));
+            return Some(match &self.last_dual {
+                Some(verified) if k + 1 == self.duals.len() => Answer::Verified(verified.clone()),
+                _ => Answer::Certificate(Certificate::Keep(dual.clone())),
+            });
         }
         let (q, kappa) = (step.q(), step.kappa());
         column(basis, token, &mut self.rhs);
@@ -230,13 +240,13 @@ impl FullEngine {
                         q,
                         kappa,
                     ));
-                    let verdict = verify::check(step, basis, token, &cert);
+                    let verdict = problem.check(cert);
                     self.stats.verify_time += clock.elapsed();
                     return match verdict {
-                        Ok(_) => {
+                        Ok(verified) => {
                             self.stats.points += 1;
                             self.last_was_point = true;
-                            Some(cert)
+                            Some(Answer::Verified(verified))
                         }
                         Err(_) => {
                             self.stats.refused += 1;
@@ -247,28 +257,29 @@ impl FullEngine {
                 // The grown head has a point the base has not: take the grown one's.
                 HeadAnswer::Infeasible if base_for_point => grown = true,
                 HeadAnswer::Infeasible => {
-                    let cert = KeepCertificate {
-                        y: lp.farkas().to_vec(),
-                    };
-                    let kept = verify::kept_by(step, basis, &cert).unwrap_or_default();
+                    let y = lp.farkas().to_vec();
+                    let cert = Certificate::Keep(KeepCertificate { y: y.clone() });
+                    let verified = problem.check_shared(cert).ok();
                     self.stats.verify_time += clock.elapsed();
-                    if !kept.is_empty() {
+                    if let Some(verified) = verified.filter(|v| !v.covered().is_empty()) {
                         self.stats.duals += 1;
                         let k = self.duals.len() as u32;
-                        for &j in &kept {
+                        for &j in verified.covered() {
                             if self.cover[j as usize] == NONE {
                                 self.cover[j as usize] = k;
                             }
                         }
-                        self.duals.push(cert.clone());
-                    }
-                    if kept.binary_search(&token).is_ok() {
-                        self.last_was_point = false;
-                        return Some(Certificate::Keep(cert));
+                        self.duals.push(KeepCertificate { y: y.clone() });
+                        if verified.settles(token) {
+                            self.last_dual = Some(verified.clone());
+                            self.last_was_point = false;
+                            return Some(Answer::Verified(verified));
+                        }
+                        self.last_dual = Some(verified);
                     }
                     self.stats.misses += 1;
                     self.ensure_head(step, basis, true);
-                    if !self.grow(step, basis, token, &cert.y) {
+                    if !self.grow(step, basis, token, &y) {
                         return None;
                     }
                     grown = true;
@@ -405,6 +416,7 @@ impl FullEngine {
 mod tests {
     use super::*;
     use crate::rule::Rule;
+    use crate::verify;
     use crate::MatrixView;
     use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
     use rand::{RngExt, SeedableRng};
@@ -458,9 +470,18 @@ mod tests {
         let below = step.below_threshold().to_vec();
         let (mut decided, mut keeps) = (0, 0);
         for &t in &below {
-            let Some(cert) = engine.solve(&step, &basis, t, None) else {
+            let problem = TokenProblem {
+                step: &step,
+                basis: &basis,
+                token: t,
+            };
+            let Some(answer) = engine.solve(&problem, None) else {
                 continue;
             };
+            if let Answer::Verified(verified) = &answer {
+                assert!(verified.settles(t));
+            }
+            let cert = answer.into_certificate();
             assert!(verify::check(&step, &basis, t, &cert).is_ok());
             let relative = min_mass(&step, &basis, t as usize) / step.q()[t as usize];
             let keep = matches!(cert, Certificate::Keep(_));

@@ -1,6 +1,6 @@
 //! Keep certificates: one dual vector checked for every token at once.
 
-use super::{check_vocab, memo, CertificateError};
+use super::{check_vocab, CertificateError};
 use crate::basis::Basis;
 use crate::certificate::KeepCertificate;
 use crate::compensated::gamma;
@@ -41,12 +41,7 @@ pub fn kept_by(
     if let Some(k) = cert.y.iter().position(|v| !v.is_finite()) {
         return Err(CertificateError::NonFinite(k));
     }
-    if let Some(kept) = memo::lookup_keep(step.id(), basis.id(), &cert.y) {
-        return Ok(kept);
-    }
-    let kept = kept_by_pass(step, basis, &cert.y);
-    memo::store_keep(step.id(), basis.id(), &cert.y, &kept);
-    Ok(kept)
+    Ok(kept_by_pass(step, basis, &cert.y))
 }
 
 /// The check of [`kept_by`] on a finite `y` of the right length. A first pass bounds the size of

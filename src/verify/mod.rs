@@ -15,7 +15,6 @@ mod bulk;
 mod exact;
 mod gram;
 mod keep;
-mod memo;
 mod reject;
 mod shared;
 mod square;
@@ -102,7 +101,7 @@ fn check_vocab(step: &Step, basis: &Basis) -> Result<(), CertificateError> {
 }
 
 /// Checks `cert` and that it settles `token`; returns every token it settles the same way
-/// (ascending). Backends call this on their own answers, and [`crate::decide`] again on receipt.
+/// (ascending).
 pub fn check(
     step: &Step,
     basis: &Basis,

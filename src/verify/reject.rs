@@ -2,7 +2,7 @@
 //! when an exact point provably exists next to it ([`super::exact_point_exists`]).
 
 use super::exact::{exact_point_exists, Absorber, Residual};
-use super::{check_vocab, memo, shared, CertificateError};
+use super::{check_vocab, shared, CertificateError};
 use crate::basis::Basis;
 use crate::certificate::RejectCertificate;
 use crate::compensated::{ETA, U};
@@ -33,9 +33,6 @@ pub fn rejected_by(
     cert: &RejectCertificate,
 ) -> Result<Vec<u32>, CertificateError> {
     check_vocab(step, basis)?;
-    if let Some(zeroed) = memo::lookup_reject(step.id(), basis.id(), &cert.changes) {
-        return Ok(zeroed);
-    }
     let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
     let mut zeroed = Vec::new();
     let mut moved = Vec::new();
@@ -91,7 +88,6 @@ pub fn rejected_by(
     }
     let untouched = untouched_absorbers(step, &cert.changes, ABSORBERS_PER_ROW * (m + 1));
     if shared::untouched_absorb(step.id(), basis, &untouched, &residual) {
-        memo::store_reject(step.id(), basis.id(), &cert.changes, &zeroed);
         return Ok(zeroed);
     }
     let mut absorbers = with_slack.clone();
@@ -103,7 +99,6 @@ pub fn rejected_by(
         verdict = exact_point_exists(basis, &residual, &moved, &with_slack).or(verdict);
     }
     verdict?;
-    memo::store_reject(step.id(), basis.id(), &cert.changes, &zeroed);
     Ok(zeroed)
 }
 
