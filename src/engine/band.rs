@@ -181,9 +181,8 @@ pub struct BandEngine {
     a: Vec<f64>,
     point: Vec<f64>,
     s: Vec<f64>,
-    /// The vector `s` was computed for, and its `F(y) = sum_j q_j g(s_j)`.
+    /// The vector `s` was computed for.
     s_for: Vec<f64>,
-    s_total: f64,
     dots: Vec<f64>,
     no_skip: Vec<bool>,
     scores: Vec<(f64, u32)>,
@@ -424,27 +423,6 @@ impl BandEngine {
         lp.add_columns(&b.tokens, &b.cols, &b.lower, &b.upper);
     }
 
-    /// Collects `(q_j g(s_j), j)` into `self.scores` for the tokens outside the grown copy
-    /// (and other than `t`) whose term is at least `floor`; returns how many have a positive
-    /// term.
-    fn score_tail(&mut self, q: &[f64], kappa: f64, t: u32, floor: f64) -> usize {
-        self.scores.clear();
-        let mut positive = 0;
-        for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
-            if self.in_head[j] || qj == 0.0 || j == t as usize {
-                continue;
-            }
-            let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
-            if g > 0.0 {
-                positive += 1;
-                if g >= floor {
-                    self.scores.push((g, j as u32));
-                }
-            }
-        }
-        positive
-    }
-
     /// `self.s = A^T y` over the vocabulary (`s_j = b_j . y_b + y_0`), remembered as `y`'s.
     fn vocab_dots(&mut self, basis: &Basis, y: &[f64]) {
         let m = basis.dim();
@@ -471,8 +449,12 @@ impl BandEngine {
         let step = checker.step();
         self.vocab_dots(checker.basis(), y);
         let (q, kappa, sigma) = (step.q(), step.kappa(), step.sigma());
-        let total = terms_sum(&self.s, q, kappa);
-        self.s_total = total;
+        let total: f64 = self
+            .s
+            .iter()
+            .zip(q)
+            .map(|(&sj, &qj)| qj * if sj > 0.0 { kappa * sj } else { -sj })
+            .sum();
         let bar = total * (1.0 - OFFER_SLACK);
         let useful = self.s.iter().zip(q).enumerate().any(|(j, (&sj, &qj))| {
             sigma * qj * sj > bar && !self.settled(checker, j as u32) && qj > 0.0
@@ -539,20 +521,21 @@ impl BandEngine {
             // verifier was not offered (the first round's, after a stalled LP).
             if !self.s_for.as_slice().eq(yv.as_slice()) {
                 self.vocab_dots(basis, &yv);
-                self.s_total = terms_sum(&self.s, q, kappa);
             }
-            let want = band.grow << round.min(6);
-            // At most `4 want` terms reach `F(y) / (4 want)`, and when `want` of them do they
-            // hold the `want` largest: only those are collected for the selection.
-            let floor = self.s_total / (4 * want) as f64;
-            let eligible = self.score_tail(q, kappa, t, floor);
-            let k = want.min(eligible);
-            if self.scores.len() < k {
-                self.score_tail(q, kappa, t, 0.0);
+            self.scores.clear();
+            for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
+                if self.in_head[j] || qj == 0.0 || j == t as usize {
+                    continue;
+                }
+                let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
+                if g > 0.0 {
+                    self.scores.push((g, j as u32));
+                }
             }
             if self.scores.is_empty() {
                 break;
             }
+            let k = (band.grow << round.min(6)).min(self.scores.len());
             if k < self.scores.len() {
                 self.scores
                     .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
@@ -596,12 +579,4 @@ impl BandEngine {
             add_stats(&mut self.stats.lp[0], &lp.stats);
         }
     }
-}
-
-/// `F(y) = sum_j q_j g(s_j)`, `g(t) = max(kappa t, -t)`, from `s = A^T y`.
-fn terms_sum(s: &[f64], q: &[f64], kappa: f64) -> f64 {
-    s.iter()
-        .zip(q)
-        .map(|(&sj, &qj)| qj * if sj > 0.0 { kappa * sj } else { -sj })
-        .sum()
 }
