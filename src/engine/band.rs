@@ -357,12 +357,7 @@ impl BandEngine {
                 break;
             }
             self.stats.screened += 1;
-            let k = (HEAD_GROW << round).min(self.scores.len());
-            if k < self.scores.len() {
-                self.scores
-                    .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            }
-            self.scores[..k].sort_unstable_by_key(|x| x.1);
+            let k = largest_first(&mut self.scores, HEAD_GROW << round);
             self.batch.clear();
             for idx in 0..k {
                 let p = self.scores[idx].1 as usize;
@@ -535,12 +530,7 @@ impl BandEngine {
             if self.scores.is_empty() {
                 break;
             }
-            let k = (band.grow << round.min(6)).min(self.scores.len());
-            if k < self.scores.len() {
-                self.scores
-                    .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            }
-            self.scores[..k].sort_unstable_by_key(|x| x.1);
+            let k = largest_first(&mut self.scores, band.grow << round.min(6));
             self.batch.clear();
             for idx in 0..k {
                 let j = self.scores[idx].1;
@@ -579,4 +569,18 @@ impl BandEngine {
             add_stats(&mut self.stats.lp[0], &lp.stats);
         }
     }
+}
+
+/// Moves the `want` largest scores (ties to the lower index) to the front of `scores`, in index
+/// order, and returns how many that is (all of them when fewer).
+fn largest_first(scores: &mut [(f64, u32)], want: usize) -> usize {
+    let k = want.min(scores.len());
+    if k == 0 {
+        return 0;
+    }
+    if k < scores.len() {
+        scores.select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    }
+    scores[..k].sort_unstable_by_key(|x| x.1);
+    k
 }
