@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp, HeadStats};
-use super::head_point::{column, reject_point, solve_without};
+use super::head_point::{column, largest_first, reject_point, solve_without};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate};
 use crate::ledger::{Checker, Verified};
@@ -569,18 +569,4 @@ impl BandEngine {
             add_stats(&mut self.stats.lp[0], &lp.stats);
         }
     }
-}
-
-/// Moves the `want` largest scores (ties to the lower index) to the front of `scores`, in index
-/// order, and returns how many that is (all of them when fewer).
-fn largest_first(scores: &mut [(f64, u32)], want: usize) -> usize {
-    let k = want.min(scores.len());
-    if k == 0 {
-        return 0;
-    }
-    if k < scores.len() {
-        scores.select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-    }
-    scores[..k].sort_unstable_by_key(|x| x.1);
-    k
 }

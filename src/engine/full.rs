@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp};
-use super::head_point::{column, reject_point, solve_without};
+use super::head_point::{column, largest_first, reject_point, solve_without};
 use crate::backend::{Answer, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
@@ -392,16 +392,8 @@ impl FullEngine {
         if self.scores.is_empty() {
             return false;
         }
-        let k = self
-            .sizes
-            .grow
-            .min(self.scores.len())
-            .min(self.sizes.max_columns.saturating_sub(lp.len()));
-        if k < self.scores.len() {
-            self.scores
-                .select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-        }
-        self.scores[..k].sort_unstable_by_key(|x| x.1);
+        let room = self.sizes.max_columns.saturating_sub(lp.len());
+        let k = largest_first(&mut self.scores, self.sizes.grow.min(room));
         for &(_, j) in &self.scores[..k] {
             column(basis, j, &mut self.a);
             let qj = q[j as usize];
@@ -413,34 +405,20 @@ impl FullEngine {
 }
 
 #[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../tests/common/oracle.rs"]
+mod oracle;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::rule::Rule;
     use crate::verify;
     use crate::MatrixView;
-    use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
     use rand::{RngExt, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
-    /// `min p_i` over `P_i` without `p_i = 0` (good_lp + microlp, independent of the crate).
-    fn min_mass(step: &Step, basis: &Basis, token: usize) -> f64 {
-        let q = step.q();
-        let mut vars = variables!();
-        let p: Vec<_> = q
-            .iter()
-            .map(|&qj| vars.add(variable().min(0.0).max(step.sigma() * qj)))
-            .collect();
-        let mut model = vars.minimise(p[token]).using(good_lp::microlp);
-        for k in 0..basis.dim() {
-            let b = |j: usize| f64::from(basis.token_row(j)[k]);
-            let lhs: Expression = p.iter().enumerate().map(|(j, &v)| b(j) * v).sum();
-            let rhs: f64 = q.iter().enumerate().map(|(j, &qj)| b(j) * qj).sum();
-            model = model.with(constraint!(lhs == rhs));
-        }
-        let total: Expression = p.iter().copied().sum();
-        let solution = model.with(constraint!(total == 1.0)).solve().unwrap();
-        solution.value(p[token])
-    }
+    use super::oracle::min_mass;
 
     /// Heads far smaller than the vocabulary, so that column generation, the grown head's
     /// restart and set points all run: every certificate is one the verifier accepts and the

@@ -61,3 +61,17 @@ pub(crate) fn reject_point(
     changes.sort_unstable_by_key(|c| c.0);
     RejectCertificate { changes }
 }
+
+/// Moves the `want` largest scores (ties to the lower index) to the front of `scores`, in index
+/// order, and returns how many that is (all of them when fewer).
+pub(crate) fn largest_first(scores: &mut [(f64, u32)], want: usize) -> usize {
+    let k = want.min(scores.len());
+    if k == 0 {
+        return 0;
+    }
+    if k < scores.len() {
+        scores.select_nth_unstable_by(k - 1, |x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    }
+    scores[..k].sort_unstable_by_key(|x| x.1);
+    k
+}

@@ -12,29 +12,14 @@
 use basis_aware::backends::SimplexBackend;
 use basis_aware::synthetic::{gaussian, rng as seeded, SeededRng};
 use basis_aware::{decide_tokens, Basis, MatrixView, Outcome, Step};
-use good_lp::{constraint, variable, variables, Expression, Solution, SolverModel};
 use rand::RngExt;
 
 const MARGINAL: f64 = 1e-6;
 
-fn min_mass(step: &Step, basis: &Basis, token: usize) -> Option<f64> {
-    let q = step.q();
-    let mut vars = variables!();
-    let p: Vec<_> = q
-        .iter()
-        .map(|&qj| vars.add(variable().min(0.0).max(step.sigma() * qj)))
-        .collect();
-    let mut model = vars.minimise(p[token]).using(good_lp::microlp);
-    for k in 0..basis.dim() {
-        let row = |j: usize| f64::from(basis.row(j).unwrap()[k]);
-        let lhs: Expression = p.iter().enumerate().map(|(j, &v)| row(j) * v).sum();
-        let rhs: f64 = q.iter().enumerate().map(|(j, &qj)| row(j) * qj).sum();
-        model = model.with(constraint!(lhs == rhs));
-    }
-    let total: Expression = p.iter().copied().sum();
-    model = model.with(constraint!(total == 1.0));
-    model.solve().ok().map(|s| s.value(p[token]))
-}
+#[allow(dead_code)]
+#[path = "../../tests/common/oracle.rs"]
+mod oracle;
+use oracle::try_min_mass;
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -87,7 +72,7 @@ fn check(step: &Step, basis: &Basis, structural_keep: Option<usize>, tally: &mut
         let truth_keep = if Some(i) == structural_keep {
             Some(true)
         } else {
-            min_mass(step, basis, i).and_then(|mn| {
+            try_min_mass(step, basis, i).and_then(|mn| {
                 let rel = mn / step.q()[i];
                 (rel.abs() > MARGINAL).then_some(rel > 0.0)
             })
