@@ -18,6 +18,7 @@ use crate::backend::{Answer, Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
 use crate::engine::full::{FullBasisStats, FullEngine};
+use crate::engine::head_point::sampled_floor;
 use crate::ledger::Verified;
 use crate::lp::ScaledLp;
 use crate::step::Step;
@@ -524,6 +525,20 @@ fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> 
     let (q, kappa, m) = (step.q(), step.kappa(), basis.dim());
     let mut s = vec![0.0; q.len()];
     basis.dots(&y[..m], &mut s);
+    let term = |j: usize| {
+        let sj = s[j] + y[m];
+        q[j] * if sj > 0.0 { kappa * sj } else { -sj }
+    };
+    let outside_term = |j: usize| {
+        if role[j] == Role::Outside {
+            term(j)
+        } else {
+            0.0
+        }
+    };
+    // Only terms at or above the floor are candidates, unless fewer than `limit` reach it; the
+    // `limit` largest are the same either way (see `sampled_floor`).
+    let floor = sampled_floor(q.len(), limit, &outside_term);
     let (mut slack, mut outside) = (0.0, 0.0);
     let mut candidates = Vec::new();
     // Token order, not probability order: the rows are read sequentially, which is what makes
@@ -533,16 +548,26 @@ fn price(step: &Step, basis: &Basis, y: &[f64], role: &[Role], limit: usize) -> 
             continue;
         }
         let sj = bj + y[m];
-        let term = qj * if sj > 0.0 { kappa * sj } else { -sj };
+        let t = qj * if sj > 0.0 { kappa * sj } else { -sj };
         match r {
             Role::Target => slack += qj * sj,
-            Role::Column => slack -= term,
-            Role::Outside if term > 0.0 => {
-                outside += term;
-                candidates.push((term, j as u32));
+            Role::Column => slack -= t,
+            Role::Outside if t > 0.0 => {
+                outside += t;
+                if t >= floor {
+                    candidates.push((t, j as u32));
+                }
             }
             Role::Outside => {}
         }
+    }
+    if candidates.len() < limit && floor > 0.0 {
+        candidates = (0..q.len())
+            .filter_map(|j| {
+                let t = outside_term(j);
+                (q[j] != 0.0 && t > 0.0).then_some((t, j as u32))
+            })
+            .collect();
     }
     if slack <= 0.0 {
         return step

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp, HeadStats};
-use super::head_point::{column, largest_first, reject_point, solve_without};
+use super::head_point::{column, largest_first, largest_scores, reject_point, solve_without};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate};
 use crate::ledger::{Checker, Verified};
@@ -517,20 +517,17 @@ impl BandEngine {
             if !self.s_for.as_slice().eq(yv.as_slice()) {
                 self.vocab_dots(basis, &yv);
             }
-            self.scores.clear();
-            for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
-                if self.in_head[j] || qj == 0.0 || j == t as usize {
-                    continue;
+            let (s, in_head) = (&self.s, &self.in_head);
+            let k = largest_scores(q.len(), band.grow << round.min(6), &mut self.scores, |j| {
+                let (sj, qj) = (s[j], q[j]);
+                if in_head[j] || qj == 0.0 || j == t as usize {
+                    return 0.0;
                 }
-                let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
-                if g > 0.0 {
-                    self.scores.push((g, j as u32));
-                }
-            }
-            if self.scores.is_empty() {
+                qj * if sj > 0.0 { kappa * sj } else { -sj }
+            });
+            if k == 0 {
                 break;
             }
-            let k = largest_first(&mut self.scores, band.grow << round.min(6));
             self.batch.clear();
             for idx in 0..k {
                 let j = self.scores[idx].1;

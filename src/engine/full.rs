@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp};
-use super::head_point::{column, largest_first, reject_point, solve_without};
+use super::head_point::{column, largest_scores, reject_point, solve_without};
 use crate::backend::{Answer, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
@@ -378,22 +378,18 @@ impl FullEngine {
         }
         self.s.resize(step.vocab(), 0.0);
         basis.dots(&y[..m], &mut self.s);
-        self.scores.clear();
-        for (j, (&sj, &qj)) in self.s.iter().zip(q).enumerate() {
-            if self.position[j] != NONE || qj == 0.0 || j == token as usize {
-                continue;
+        let room = self.sizes.max_columns.saturating_sub(lp.len());
+        let (s, position) = (&self.s, &self.position);
+        let k = largest_scores(q.len(), self.sizes.grow.min(room), &mut self.scores, |j| {
+            if position[j] != NONE || q[j] == 0.0 || j == token as usize {
+                return 0.0;
             }
-            let sj = sj + y[m];
-            let g = qj * if sj > 0.0 { kappa * sj } else { -sj };
-            if g > 0.0 {
-                self.scores.push((g, j as u32));
-            }
-        }
-        if self.scores.is_empty() {
+            let sj = s[j] + y[m];
+            q[j] * if sj > 0.0 { kappa * sj } else { -sj }
+        });
+        if k == 0 {
             return false;
         }
-        let room = self.sizes.max_columns.saturating_sub(lp.len());
-        let k = largest_first(&mut self.scores, self.sizes.grow.min(room));
         for &(_, j) in &self.scores[..k] {
             column(basis, j, &mut self.a);
             let qj = q[j as usize];

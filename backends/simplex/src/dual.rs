@@ -14,6 +14,12 @@ const PERTURBATION: f64 = 1e-6;
 /// the ratio test still tells the perturbed costs apart.
 const HARRIS_TOL: f64 = 1e-12;
 
+/// Breakpoints the ratio test's walk sorts first; each further run is twice the last.
+const FIRST_RUN: usize = 8;
+
+/// A ratio-test breakpoint: (ratio, Harris bound of this breakpoint, column, `|a_j|`).
+type Breakpoint = (f64, f64, usize, f64);
+
 /// Variables `0..n` are structural; `n + k` is the logical of row `k`, fixed at zero.
 struct State<'a> {
     lp: BoxLp<'a>,
@@ -303,8 +309,7 @@ impl<'a> State<'a> {
         }
         let tiny = PIVOT_TOL * scale;
         let sign = if delta < 0.0 { -1.0 } else { 1.0 };
-        // (ratio, Harris bound of this breakpoint, column, |a_j|).
-        let mut breakpoints: Vec<(f64, f64, usize, f64)> = Vec::new();
+        let mut breakpoints: Vec<Breakpoint> = Vec::new();
         for (j, &alpha_j) in alpha.iter().enumerate().take(self.n) {
             if self.is_basic[j] || self.lp.upper[j] == 0.0 {
                 continue;
@@ -320,10 +325,25 @@ impl<'a> State<'a> {
                 breakpoints.push((self.reduced[j] / a, (self.reduced[j] + tol) / a, j, a.abs()));
             }
         }
-        breakpoints.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.2.cmp(&y.2)));
+        // Increasing ratio, ties to the lower index. The walk takes the breakpoints in sorted
+        // runs, the next `run` smallest selected (`O(n)`) and sorted, `run` doubling, so a walk
+        // past `w` breakpoints costs `O(n log w)` rather than a full sort: most pass a few.
+        let earlier = |x: &Breakpoint, y: &Breakpoint| x.0.total_cmp(&y.0).then(x.2.cmp(&y.2));
+        let n = breakpoints.len();
+        let (mut sorted_to, mut run) = (0, FIRST_RUN);
         let mut slope = delta.abs();
         let mut passed = 0;
-        while passed < breakpoints.len() {
+        while passed < n {
+            if passed == sorted_to {
+                let rest = &mut breakpoints[passed..];
+                let take = run.min(rest.len());
+                if take < rest.len() {
+                    rest.select_nth_unstable_by(take - 1, earlier);
+                }
+                rest[..take].sort_unstable_by(earlier);
+                sorted_to = passed + take;
+                run *= 2;
+            }
             let (_, _, j, a) = breakpoints[passed];
             let after = slope - a * self.lp.upper[j];
             // Within the feasibility tolerance of zero counts as reaching the bound: a point
@@ -339,20 +359,17 @@ impl<'a> State<'a> {
             return None;
         }
         // Harris: among the breakpoints from `passed` on whose ratio stays within the smallest
-        // tolerant bound, the largest |a_j| enters; the ones before it are flipped.
-        let bound = breakpoints[passed..]
-            .iter()
-            .map(|b| b.1)
-            .fold(f64::INFINITY, f64::min);
-        let (offset, _) = breakpoints[passed..]
-            .iter()
-            .enumerate()
-            .take_while(|(_, b)| b.0 <= bound)
-            .fold(
-                (0, 0.0),
-                |best, (k, b)| if b.3 > best.1 { (k, b.3) } else { best },
-            );
-        let entering = breakpoints[passed + offset].2;
+        // tolerant bound, the largest |a_j| enters (ties to the earliest in the walk's order);
+        // the ones before it are flipped.
+        let rest = &breakpoints[passed..];
+        let bound = rest.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
+        let mut best = &rest[0];
+        for b in rest.iter().filter(|b| b.0 <= bound) {
+            if b.3 > best.3 || (b.3 == best.3 && earlier(b, best).is_lt()) {
+                best = b;
+            }
+        }
+        let entering = best.2;
         let flips = breakpoints[..passed].iter().map(|b| b.2).collect();
         Some((entering, flips))
     }
