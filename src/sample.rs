@@ -213,34 +213,88 @@ fn reborrow<'s>(backend: &'s mut Option<&mut dyn Backend>) -> Option<&'s mut dyn
     backend.as_mut().map(|b| &mut **b as &mut dyn Backend)
 }
 
-/// A token drawn from `weights` restricted to the tokens not refused, by one pass in token
-/// order; `None` when no weight is left. If rounding carries the walk past the end, the last
-/// eligible token is taken.
+/// Tokens per block of [`draw`]: the walk adds a block's sum at a time and only walks the
+/// tokens of the block where it stops.
+const DRAW_BLOCK: usize = 64;
+
+/// A token drawn from `weights` restricted to the tokens not refused, walking them in token
+/// order; `None` when no weight is left. The walk goes by block sums (each taken in four lanes,
+/// so the pass is not one chain of dependent additions), then token by token inside the block
+/// where the running sum passes the uniform draw. If rounding carries the walk past the end, the
+/// last eligible token is taken.
 fn draw<R: Rng + ?Sized>(weights: &[f64], refused: Option<&[bool]>, rng: &mut R) -> Option<u32> {
-    let eligible = |j: usize| weights[j] > 0.0 && !refused.is_some_and(|r| r[j]);
-    let remaining: f64 = match refused {
-        None => weights.iter().sum(),
-        Some(_) => (0..weights.len())
-            .filter(|&j| eligible(j))
-            .map(|j| weights[j])
-            .sum(),
+    let weight = |j: usize| {
+        let w = weights[j];
+        if w > 0.0 && !refused.is_some_and(|r| r[j]) {
+            w
+        } else {
+            0.0
+        }
     };
+    let blocks: Vec<f64> = (0..weights.len())
+        .step_by(DRAW_BLOCK)
+        .map(|start| {
+            let end = weights.len().min(start + DRAW_BLOCK);
+            block_sum(&weights[start..end], refused.map(|r| &r[start..end]))
+        })
+        .collect();
+    let remaining: f64 = blocks.iter().sum();
     if remaining <= 0.0 {
         return None;
     }
     let u = uniform(rng) * remaining;
-    let (mut acc, mut last) = (0.0, None);
-    for (j, &w) in weights.iter().enumerate() {
-        if !eligible(j) {
+    let mut acc = 0.0;
+    for (b, &sum) in blocks.iter().enumerate() {
+        if acc + sum <= u {
+            acc += sum;
             continue;
         }
-        acc += w;
-        last = Some(j as u32);
-        if acc > u {
-            return last;
+        let start = b * DRAW_BLOCK;
+        for j in start..weights.len().min(start + DRAW_BLOCK) {
+            let w = weight(j);
+            if w > 0.0 {
+                acc += w;
+                if acc > u {
+                    return Some(j as u32);
+                }
+            }
         }
     }
-    last
+    (0..weights.len())
+        .rev()
+        .find(|&j| weight(j) > 0.0)
+        .map(|j| j as u32)
+}
+
+/// The sum of the positive `w_j` not refused, in four partial sums.
+fn block_sum(w: &[f64], refused: Option<&[bool]>) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let mut add = |lane: usize, x: f64, no: bool| {
+        lanes[lane] += if x > 0.0 && !no { x } else { 0.0 };
+    };
+    let n = w.len() / 4 * 4;
+    match refused {
+        None => {
+            for c in w[..n].chunks_exact(4) {
+                for lane in 0..4 {
+                    add(lane, c[lane], false);
+                }
+            }
+            w[n..].iter().for_each(|&x| add(0, x, false));
+        }
+        Some(r) => {
+            for (c, rc) in w[..n].chunks_exact(4).zip(r[..n].chunks_exact(4)) {
+                for lane in 0..4 {
+                    add(lane, c[lane], rc[lane]);
+                }
+            }
+            w[n..]
+                .iter()
+                .zip(&r[n..])
+                .for_each(|(&x, &no)| add(0, x, no));
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 /// Unnormalised weights `exp((logits_j - max) / t)` of `softmax(logits / t)` into `out`; `-inf`

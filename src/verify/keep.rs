@@ -63,15 +63,25 @@ fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
     // Token i is kept when sigma q_i (s_i - tol |s|_i) > total + tol spread.
     let bar = total + tol * spread;
     let (mut kept, mut marginal) = (Vec::new(), Vec::new());
-    for (i, ((&si, &qi), &l1i)) in s.iter().zip(q).zip(l1).enumerate() {
-        if qi == 0.0 {
+    // Both tests below imply `sigma q_i s_i > total` (`bar >= total`, `tol |s|_i >= 0`), which
+    // few tokens pass: a block is looked at token by token only when one of its tokens does.
+    let candidate = |i: usize| sigma * q[i] * s[i] > total;
+    for start in (0..q.len()).step_by(SCREEN_BLOCK) {
+        let block = start..q.len().min(start + SCREEN_BLOCK);
+        if !block.clone().fold(false, |any, i| any | candidate(i)) {
             continue;
         }
-        let size = l1i * y_max + y0.abs();
-        if sigma * qi * (si - tol * size) > bar {
-            kept.push(i as u32);
-        } else if sigma * qi * si > total {
-            marginal.push(i as u32);
+        for i in block {
+            let (si, qi) = (s[i], q[i]);
+            if qi == 0.0 {
+                continue;
+            }
+            let size = l1[i] * y_max + y0.abs();
+            if sigma * qi * (si - tol * size) > bar {
+                kept.push(i as u32);
+            } else if sigma * qi * si > total {
+                marginal.push(i as u32);
+            }
         }
     }
     if !marginal.is_empty() {
@@ -80,6 +90,9 @@ fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
     }
     kept
 }
+
+/// Tokens screened at once for a possible keep in [`kept_by_pass`].
+const SCREEN_BLOCK: usize = 16;
 
 /// Lanes of [`sums`]: independent partial sums the compiler can keep in one SIMD register each.
 const LANES: usize = 4;
