@@ -276,8 +276,8 @@ fn block_sum(w: &[f64], refused: Option<&[bool]>) -> f64 {
     match refused {
         None => {
             for c in w[..n].chunks_exact(4) {
-                for lane in 0..4 {
-                    add(lane, c[lane], false);
+                for (lane, &x) in c.iter().enumerate() {
+                    add(lane, x, false);
                 }
             }
             w[n..].iter().for_each(|&x| add(0, x, false));
