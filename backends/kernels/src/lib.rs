@@ -25,6 +25,26 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
+/// Defines a kernel's `pulp::WithSimd` type: its fields are the kernel's arguments, and its
+/// `with_simd`, marked `#[inline(always)]` so it is compiled inside the dispatched function,
+/// calls the kernel's portable loop with them.
+macro_rules! dispatched {
+    ($name:ident<$a:lifetime> { $($field:ident: $ty:ty),* $(,)? } => $body:ident) => {
+        struct $name<$a> {
+            $($field: $ty),*
+        }
+
+        impl WithSimd for $name<'_> {
+            type Output = ();
+
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, _: S) {
+                $body($(self.$field),*)
+            }
+        }
+    };
+}
+
 /// Writes `b_j . y` into `out[j]` for every row `b_j` of the row-major `data` (`dim` wide,
 /// `dim == y.len()`), accumulated in f64; with `dim == 0` every dot is zero.
 ///
@@ -138,21 +158,12 @@ pub fn combine_rows(rows: &[f64], stride: usize, coef: &[f64], out: &mut [f64]) 
     })
 }
 
-struct CombineRows<'a> {
+dispatched!(CombineRows<'a> {
     rows: &'a [f64],
     stride: usize,
     coef: &'a [f64],
     out: &'a mut [f64],
-}
-
-impl WithSimd for CombineRows<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        combine_rows_portable(self.rows, self.stride, self.coef, self.out)
-    }
-}
+} => combine_rows_portable);
 
 #[inline(always)]
 fn combine_rows_portable(rows: &[f64], stride: usize, coef: &[f64], out: &mut [f64]) {
@@ -169,54 +180,27 @@ fn combine_rows_portable(rows: &[f64], stride: usize, coef: &[f64], out: &mut [f
     }
 }
 
-struct RowDots<'a> {
+dispatched!(RowDots<'a> {
     data: &'a [f32],
     dim: usize,
     y: &'a [f64],
     out: &'a mut [f64],
-}
+} => row_dots_portable);
 
-impl WithSimd for RowDots<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        row_dots_portable(self.data, self.dim, self.y, self.out)
-    }
-}
-
-struct TiledDots<'a> {
+dispatched!(TiledDots<'a> {
     tiles: &'a [f32],
     dim: usize,
     y: &'a [f64],
     out: &'a mut [f64],
-}
+} => tiled_dots_portable);
 
-impl WithSimd for TiledDots<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        tiled_dots_portable(self.tiles, self.dim, self.y, self.out)
-    }
-}
-
-struct ColumnDots<'a> {
+dispatched!(ColumnDots<'a> {
     matrix: &'a [f64],
     rows: usize,
     v: &'a [f64],
     skip: &'a [bool],
     out: &'a mut [f64],
-}
-
-impl WithSimd for ColumnDots<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        column_dots_portable(self.matrix, self.rows, self.v, self.skip, self.out)
-    }
-}
+} => column_dots_portable);
 
 /// Four accumulators a row: `m` is about 20, so wider blocks would mostly fall in the
 /// remainder.
