@@ -52,6 +52,7 @@ mod matrix;
 pub mod reduction;
 mod rule;
 mod sample;
+mod select;
 mod step;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;

@@ -162,7 +162,10 @@ impl Draw<'_> {
                 step.vocab()
             )));
         }
-        refused_mask.resize(step.vocab(), false);
+        if refused_mask.len() != step.vocab() {
+            // Zeroed memory from the allocator: `resize` writes the flags one by one.
+            *refused_mask = vec![false; step.vocab()];
+        }
         let mut refused: Vec<(u32, Outcome)> = Vec::new();
         let result = loop {
             let mask = (!refused.is_empty()).then_some(&refused_mask[..]);

@@ -3,17 +3,23 @@
 //! certificate checks and the solvers see the same numbers.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::rule::ThresholdRule;
+use crate::select::candidates;
 
 /// Largest threshold used. `sigma` must stay finite; `tau` is capped here only on steps where one
 /// token holds more than `1 - TAU_CAP` of the mass, where the threshold keeps that token alone
 /// either way.
 pub const TAU_CAP: f64 = 1.0 - 1.0 / (1u64 << 20) as f64;
+
+/// Sizes of the heads [`Step::most_probable`] selects, each once, the smallest that holds a
+/// request serving it: a lazy draw's LPs (168 columns, then four times as many while the mass
+/// is short) and its reject checks ask for the head again and again. Larger requests sort the
+/// whole order.
+const HEAD_SIZES: [usize; 4] = [256, 1024, 4096, 16384];
 
 /// The distribution and threshold of one decode step.
 #[derive(Debug, Clone)]
@@ -25,6 +31,9 @@ pub struct Step {
     /// Tokens with `q_j > 0` by decreasing `q_j`, sorted on first use: only steps that reach an
     /// LP pay for the sort, and they pay once.
     by_probability: OnceLock<Vec<u32>>,
+    /// For each of [`HEAD_SIZES`], that many most probable tokens in that order, selected on
+    /// first use while the full order is not sorted.
+    heads: [OnceLock<Vec<u32>>; HEAD_SIZES.len()],
     /// Identifies this distribution and threshold for what is kept per step (verified
     /// certificates, the engines' state, the verifier's shared absorbers); clones share it (a
     /// step never changes).
@@ -68,6 +77,11 @@ impl Step {
         if let Some(order) = self.by_probability.get() {
             let _ = step.by_probability.set(order.clone());
         }
+        for (from, to) in self.heads.iter().zip(&step.heads) {
+            if let Some(head) = from.get() {
+                let _ = to.set(head.clone());
+            }
+        }
         Ok(step)
     }
 
@@ -90,6 +104,7 @@ impl Step {
             sigma,
             kappa,
             by_probability: OnceLock::new(),
+            heads: Default::default(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -135,41 +150,33 @@ impl Step {
     }
 
     /// The `k` most probable tokens with `q_j > 0` (all of them if fewer), in the order of
-    /// [`Step::by_probability`]. Found in one pass with a heap of the best `k` so far when the
-    /// full order has not been sorted yet: a lazy draw that needs one LP needs only the head of
-    /// the order (measured at V = 49152 on a real step, the 168 most probable: 2.4 ms for the
-    /// full sort, 0.32 ms by selection, 0.05 ms by the heap, which rejects most tokens with one
-    /// comparison).
+    /// [`Step::by_probability`]. Found by selection when the full order has not been sorted yet:
+    /// a lazy draw that needs one LP needs only the head of the order.
     pub fn most_probable(&self, k: usize) -> Vec<u32> {
-        // Never more than the vocabulary: the heap below is allocated for `k` entries.
-        let k = k.min(self.q.len());
-        if let Some(order) = self.by_probability.get() {
-            return order[..k.min(order.len())].to_vec();
+        let tier = HEAD_SIZES.iter().position(|&size| size >= k);
+        let order = match (self.by_probability.get(), tier) {
+            (Some(order), _) => order,
+            (None, Some(t)) => self.heads[t].get_or_init(|| self.select(HEAD_SIZES[t])),
+            (None, None) => self.by_probability(),
+        };
+        order[..k.min(order.len())].to_vec()
+    }
+
+    /// The `k` most probable tokens, by selection.
+    fn select(&self, k: usize) -> Vec<u32> {
+        let mut head = Vec::new();
+        candidates(self.q.len(), k, &mut head, |j| self.q[j]);
+        // Positive finite f64s order as their bits do: integer keys, cheaper than `total_cmp`.
+        let rank = |&(qj, j): &(f64, u32)| (Reverse(qj.to_bits()), j);
+        if k == 0 {
+            return Vec::new();
         }
-        let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-        // The smallest `q` in the heap once it is full: most tokens fall below it, and one
-        // comparison against a register turns them away.
-        let mut floor = f64::NEG_INFINITY;
-        for (j, &qj) in self.q.iter().enumerate() {
-            if qj == 0.0 || k == 0 || qj < floor {
-                continue;
-            }
-            let entry = Ranked(qj, j as u32);
-            if best.len() < k {
-                best.push(Reverse(entry));
-                if best.len() < k {
-                    continue;
-                }
-            } else if let Some(mut worst) = best.peek_mut() {
-                if entry > worst.0 {
-                    *worst = Reverse(entry);
-                }
-            }
-            floor = best.peek().map_or(f64::INFINITY, |w| w.0 .0);
+        if head.len() > k {
+            head.select_nth_unstable_by_key(k - 1, rank);
+            head.truncate(k);
         }
-        let mut head: Vec<Ranked> = best.into_iter().map(|Reverse(r)| r).collect();
-        head.sort_unstable_by(|a, b| b.cmp(a));
-        head.into_iter().map(|Ranked(_, j)| j).collect()
+        head.sort_unstable_by_key(rank);
+        head.into_iter().map(|(_, j)| j).collect()
     }
 
     /// Tokens with `0 < q_j < tau`, most probable first: the ones BAT has to decide. A suffix
@@ -190,30 +197,6 @@ impl Step {
         self.q.get(token as usize).is_some_and(|&qt| qt >= self.tau)
     }
 }
-
-/// A token ranked as [`Step::by_probability`] orders them: larger `q` first, then smaller id.
-#[derive(Debug, Clone, Copy)]
-struct Ranked(f64, u32);
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
-    }
-}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Ranked {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Ranked {}
 
 /// `softmax(logits)` in f64 with the max-shift; `-inf` gives an exact zero.
 pub fn softmax(logits: &[f32]) -> Result<Vec<f64>> {

@@ -18,9 +18,9 @@ use crate::backend::{Answer, Backend, BackendError, SetProblem, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, RejectCertificate};
 use crate::engine::full::{FullBasisStats, FullEngine};
-use crate::engine::head_point::sampled_floor;
 use crate::ledger::Verified;
 use crate::lp::ScaledLp;
+use crate::select::sampled_floor;
 use crate::step::Step;
 
 /// Columns of the first restricted LP: `FIRST_COLUMNS_PER_ROW` per row `m + 1`, plus

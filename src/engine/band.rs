@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp, HeadStats};
-use super::head_point::{column, largest_first, largest_scores, reject_point, solve_without};
+use super::head_point::{column, reject_point, solve_without};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate};
 use crate::ledger::{Checker, Verified};
+use crate::select::{largest_first, largest_scores};
 
 /// Column-generation rounds per token over the vocabulary; round `k` adds `grow * 2^min(k, 6)`
 /// columns, so a token that needs most of the vocabulary reaches it in a few rounds rather than

@@ -28,11 +28,12 @@
 use std::time::{Duration, Instant};
 
 use super::head_lp::{HeadAnswer, HeadLp};
-use super::head_point::{column, largest_scores, reject_point, solve_without};
+use super::head_point::{column, reject_point, solve_without};
 use crate::backend::{Answer, TokenProblem};
 use crate::basis::Basis;
 use crate::certificate::{Certificate, KeepCertificate, RejectCertificate};
 use crate::ledger::Verified;
+use crate::select::largest_scores;
 use crate::step::Step;
 
 /// Columns of the base head: the most probable tokens. Measured on a real SmolLM2 step at

@@ -1,5 +1,7 @@
 //! Keep certificates: one dual vector checked for every token at once.
 
+use std::cell::RefCell;
+
 use super::{check_vocab, CertificateError};
 use crate::basis::Basis;
 use crate::certificate::KeepCertificate;
@@ -52,13 +54,29 @@ pub fn kept_by(
 fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
     let m = basis.dim();
     let tol = keep_margin(step.vocab(), m);
+    let (q, l1) = (step.q(), basis.row_l1());
+    SCORES.with_borrow_mut(|s| {
+        // Every entry is written by `dots`: growing the buffer is the only fill it needs.
+        s.resize(q.len(), 0.0);
+        let s = &mut s[..q.len()];
+        basis.dots(&y[..m], s);
+        screen(step, basis, y, s, l1, tol)
+    })
+}
+
+thread_local! {
+    /// `s = A^T y` of [`kept_by_pass`], reused from check to check on each thread: a fresh
+    /// `V`-long buffer a check would cost a zeroing pass as long as the check's own.
+    static SCORES: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The rest of [`kept_by_pass`] once `s` holds `B y_b` (the bias `y_0` not yet added).
+fn screen(step: &Step, basis: &Basis, y: &[f64], s: &mut [f64], l1: &[f64], tol: f64) -> Vec<u32> {
+    let m = basis.dim();
     let (yb, y0) = (&y[..m], y[m]);
     let y_max = yb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let (sigma, kappa) = (step.sigma(), step.kappa());
-    let (q, l1) = (step.q(), basis.row_l1());
-    let mut s = vec![0.0; q.len()];
-    basis.dots(yb, &mut s);
-    let (total, weighted_l1, mass) = sums(&mut s, q, l1, y0, kappa);
+    let (sigma, kappa, q) = (step.sigma(), step.kappa(), step.q());
+    let (total, weighted_l1, mass) = sums(s, q, l1, y0, kappa);
     let spread = (y_max * weighted_l1 + y0.abs() * mass) * kappa.max(1.0);
     // Token i is kept when sigma q_i (s_i - tol |s|_i) > total + tol spread.
     let bar = total + tol * spread;
@@ -85,7 +103,7 @@ fn kept_by_pass(step: &Step, basis: &Basis, y: &[f64]) -> Vec<u32> {
         }
     }
     if !marginal.is_empty() {
-        kept.extend(marginal_kept(step, basis, y, &s, total, &marginal, tol));
+        kept.extend(marginal_kept(step, basis, y, s, total, &marginal, tol));
         kept.sort_unstable();
     }
     kept

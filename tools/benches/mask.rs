@@ -38,7 +38,7 @@ use basis_aware_tools::instance::{Constraint, Instance};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;
-use common::{first_draw_below_tau, unembedding};
+use common::{first_draw_below_tau, fresh, unembedding};
 
 /// Directory of the exported steps (default `~/.cache/basis-aware/steps`).
 const STEPS_ENV: &str = "BASIS_AWARE_STEPS_DIR";
@@ -323,10 +323,11 @@ fn print_draw_table(s: &Setup) {
     let mut times = Vec::new();
     for _ in 0..3 {
         for (step, seed) in &draws {
+            let step = fresh(step);
             let start = Instant::now();
             black_box(
                 sample_step(
-                    step,
+                    &step,
                     &s.basis,
                     Some(&mut SimplexBackend::default()),
                     SampleBudget::unlimited(),

@@ -13,7 +13,8 @@
 //! - `sample/lp_steps`: issue 4's target is the lazy sampler on draws whose first candidate falls
 //!   below `tau`, the ones that need an LP. For each step the bench finds seeds whose first draw
 //!   is below `tau` (a draw without a backend refuses it), then times the whole `sample_step`
-//!   from such a seed with a fresh simplex backend: the LP for that candidate and, when it is
+//!   from such a seed on a fresh copy of the step (nothing an earlier draw computed carries over,
+//!   as at a new decode step; built outside the timer) with a fresh simplex backend: the LP for that candidate and, when it is
 //!   rejected, the further draws and LPs until a kept token. Timing `sample_step` rather than
 //!   `decide` on the candidate keeps those redraws and the ledger's setup in the figure, as a
 //!   decode loop pays them. Criterion's estimate is the mean over the draws (it cycles through
@@ -42,10 +43,10 @@ use basis_aware::backends::SimplexBackend;
 use basis_aware::synthetic;
 use basis_aware::{decide, sample_step, truncate, Basis, Outcome, Rule, SampleBudget, Step};
 use basis_aware_tools::model::{cached_svd_basis, GgufModel, MODEL_ENV};
-use criterion::{BenchmarkGroup, Criterion, SamplingMode};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 
 mod common;
-use common::{first_draw_below_tau, unembedding};
+use common::{first_draw_below_tau, fresh, unembedding};
 
 const PROMPTS: [&str; 2] = [
     "The best thing about living by the sea is",
@@ -149,11 +150,11 @@ fn setup(path: &Path) -> Setup {
     }
 }
 
-/// One lazy draw as a decode loop makes it, with a fresh backend so the draws do not depend on
-/// the order they run in.
-fn lp_draw(s: &Setup, (k, seed): (usize, u64)) -> basis_aware::Sampled {
+/// One lazy draw as a decode loop makes it, on a fresh step (see [`fresh`]) with a fresh
+/// backend, so the draws do not depend on the order they run in.
+fn lp_draw(s: &Setup, step: &Step, seed: u64) -> basis_aware::Sampled {
     sample_step(
-        &s.steps[k],
+        step,
         &s.basis,
         Some(&mut SimplexBackend::default()),
         SampleBudget::unlimited(),
@@ -168,9 +169,10 @@ fn print_draw_table(s: &Setup) {
     let mut times = Vec::new();
     let (mut solves, mut below) = (0, 0);
     for _ in 0..TABLE_PASSES {
-        for &pair in &s.lp_draws {
+        for &(k, seed) in &s.lp_draws {
+            let step = fresh(&s.steps[k]);
             let start = Instant::now();
-            let draw = black_box(lp_draw(s, pair));
+            let draw = black_box(lp_draw(s, &step, seed));
             times.push(start.elapsed());
             solves += draw.solves;
             below += usize::from(draw.below_threshold());
@@ -208,11 +210,15 @@ fn bench(c: &mut Criterion, s: &Setup) {
         let mut group = c.benchmark_group("sample");
         let mut next = 0;
         group.bench_function("lp_steps", |b| {
-            b.iter(|| {
-                let pair = s.lp_draws[next % s.lp_draws.len()];
-                next += 1;
-                black_box(lp_draw(s, pair))
-            })
+            b.iter_batched(
+                || {
+                    let (k, seed) = s.lp_draws[next % s.lp_draws.len()];
+                    next += 1;
+                    (fresh(&s.steps[k]), seed)
+                },
+                |(step, seed)| black_box(lp_draw(s, &step, seed)),
+                BatchSize::PerIteration,
+            )
         });
         group.finish();
     }

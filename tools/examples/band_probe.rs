@@ -17,7 +17,10 @@ fn main() {
     let picks: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(3);
     let which = args.get(2).cloned().unwrap_or_else(|| "default".into());
     let home = std::env::var_os("HOME").map(PathBuf::from).expect("HOME");
-    let dir = home.join(".cache/basis-aware/steps");
+    // `PROBE_DIR`: another directory of exported steps (with its own `svd20.safetensors`).
+    let dir = std::env::var_os("PROBE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache/basis-aware/steps"));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("steps dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -162,7 +165,7 @@ fn draws(all: &[(f64, Vec<f32>)], basis: &Basis) {
     use basis_aware::{sample_step, synthetic, SampleBudget, Step};
     let mut pairs = Vec::new();
     // The seeds found once, cached: the search is most of a run under a profiler.
-    let cache = std::env::temp_dir().join("band_probe_draw_seeds.txt");
+    let cache = std::env::temp_dir().join(format!("band_probe_draw_seeds{}.txt", cache_tag()));
     let cached: Option<Vec<Vec<u64>>> = std::fs::read_to_string(&cache).ok().map(|text| {
         text.lines()
             .map(|l| {
@@ -211,7 +214,99 @@ fn draws(all: &[(f64, Vec<f32>)], basis: &Basis) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let times = timed_draws(&pairs, basis, passes);
+    if let Some(repeats) = std::env::var("PROBE_MEDIAN")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        // The middle fifth of the pairs by time, alone, for a profile of the typical draw
+        // (`--toggle-collect=*median_draw*`).
+        // Chosen once and cached, so that builds compared run the same draws.
+        let cache =
+            std::env::temp_dir().join(format!("band_probe_middle_pairs{}.txt", cache_tag()));
+        let picks: Vec<usize> = match std::fs::read_to_string(&cache) {
+            Ok(text) => text
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect(),
+            Err(_) if std::env::var_os("PROBE_ONE_LP").is_some() => {
+                // The draws the bench's are (1.02 LPs a draw there): one backend call.
+                let mut ones: Vec<usize> = (0..pairs.len())
+                    .filter(|&k| {
+                        let (step, seed) = &pairs[k];
+                        let drawn = basis_aware::sample_step(
+                            &fresh(step),
+                            basis,
+                            Some(&mut SimplexBackend::default()),
+                            basis_aware::SampleBudget::unlimited(),
+                            &mut basis_aware::synthetic::rng(*seed),
+                        )
+                        .expect("draw");
+                        drawn.solves == 1
+                    })
+                    .collect();
+                ones.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+                let picks = ones[ones.len() * 2 / 5..ones.len() * 3 / 5].to_vec();
+                let text: Vec<String> = picks.iter().map(|k| k.to_string()).collect();
+                std::fs::write(&cache, text.join(" ")).expect("middle pairs cache");
+                picks
+            }
+            Err(_) => {
+                let mut order: Vec<usize> = (0..pairs.len()).collect();
+                order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+                let picks = order[order.len() * 2 / 5..order.len() * 3 / 5].to_vec();
+                let text: Vec<String> = picks.iter().map(|k| k.to_string()).collect();
+                std::fs::write(&cache, text.join(" ")).expect("middle pairs cache");
+                picks
+            }
+        };
+        let middle: Vec<_> = picks.iter().map(|&k| pairs[k].clone()).collect();
+        let fresh_pairs: Vec<_> = (0..repeats)
+            .flat_map(|_| middle.iter().map(|(step, seed)| (fresh(step), *seed)))
+            .collect();
+        let start = Instant::now();
+        median_draw(&fresh_pairs, basis);
+        eprintln!(
+            "middle {} pairs alone: {:.3} ms a draw",
+            middle.len(),
+            start.elapsed().as_secs_f64() * 1e3 / (repeats * middle.len()) as f64
+        );
+    }
     report_draws(times);
+}
+
+/// Tells the caches of one steps directory from another's.
+fn cache_tag() -> String {
+    std::env::var("PROBE_DIR")
+        .map(|d| format!("_{}", d.replace('/', "_")))
+        .unwrap_or_default()
+}
+
+/// A copy of `step` with nothing cached, as a new decode step starts.
+fn fresh(step: &basis_aware::Step) -> basis_aware::Step {
+    basis_aware::Step::from_probabilities(step.q().to_vec(), step.tau()).expect("step")
+}
+
+/// Draws from fresh steps, for profilers.
+#[inline(never)]
+fn median_draw(pairs: &[(basis_aware::Step, u64)], basis: &Basis) {
+    use basis_aware::{sample_step, synthetic, SampleBudget};
+    let mut solves = 0;
+    for pair in pairs {
+        let drawn = sample_step(
+            &pair.0,
+            basis,
+            Some(&mut SimplexBackend::default()),
+            SampleBudget::unlimited(),
+            &mut synthetic::rng(pair.1),
+        )
+        .expect("draw");
+        solves += drawn.solves;
+        std::hint::black_box(drawn);
+    }
+    eprintln!(
+        "{:.2} backend calls a draw",
+        solves as f64 / pairs.len() as f64
+    );
 }
 
 /// The timed part of [`draws`], apart for profilers (`--toggle-collect=*timed_draws*`).
@@ -221,10 +316,11 @@ fn timed_draws(pairs: &[(basis_aware::Step, u64)], basis: &Basis, passes: usize)
     let mut times = Vec::new();
     for _ in 0..passes {
         for (step, seed) in pairs {
+            let step = fresh(step);
             let start = Instant::now();
             std::hint::black_box(
                 sample_step(
-                    step,
+                    &step,
                     basis,
                     Some(&mut SimplexBackend::default()),
                     SampleBudget::unlimited(),

@@ -37,3 +37,10 @@ pub fn first_draw_below_tau(step: &Step, basis: &Basis, seed: u64) -> bool {
     .expect("draw without a backend");
     !draw.refused.is_empty()
 }
+
+/// The same distribution and threshold as `step`, built anew: nothing computed on the way
+/// (the probability order, the selected head, the verifier's shared factors) carries over, as
+/// for the fresh step of each decode step. A timed draw starts from one, built outside its timer.
+pub fn fresh(step: &Step) -> Step {
+    Step::from_probabilities(step.q().to_vec(), step.tau()).expect("a step's own q and tau")
+}
