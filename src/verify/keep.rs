@@ -76,19 +76,17 @@ fn screen(step: &Step, basis: &Basis, y: &[f64], s: &mut [f64], l1: &[f64], tol:
     let (yb, y0) = (&y[..m], y[m]);
     let y_max = yb.iter().fold(0.0f64, |a, v| a.max(v.abs()));
     let (sigma, kappa, q) = (step.sigma(), step.kappa(), step.q());
-    let (total, weighted_l1, mass) = sums(s, q, l1, y0, kappa);
+    let [total, weighted_l1, mass] = basis_aware_kernels::keep_sums(s, q, l1, y0, kappa);
     let spread = (y_max * weighted_l1 + y0.abs() * mass) * kappa.max(1.0);
     // Token i is kept when sigma q_i (s_i - tol |s|_i) > total + tol spread.
     let bar = total + tol * spread;
     let (mut kept, mut marginal) = (Vec::new(), Vec::new());
     // Both tests below imply `sigma q_i s_i > total` (`bar >= total`, `tol |s|_i >= 0`), which
     // few tokens pass: a block is looked at token by token only when one of its tokens does.
-    let candidate = |i: usize| sigma * q[i] * s[i] > total;
-    for start in (0..q.len()).step_by(SCREEN_BLOCK) {
+    let mut blocks = Vec::new();
+    basis_aware_kernels::screen_blocks(s, q, sigma, total, SCREEN_BLOCK, &mut blocks);
+    for start in blocks {
         let block = start..q.len().min(start + SCREEN_BLOCK);
-        if !block.clone().fold(false, |any, i| any | candidate(i)) {
-            continue;
-        }
         for i in block {
             let (si, qi) = (s[i], q[i]);
             if qi == 0.0 {
@@ -111,41 +109,6 @@ fn screen(step: &Step, basis: &Basis, y: &[f64], s: &mut [f64], l1: &[f64], tol:
 
 /// Tokens screened at once for a possible keep in [`kept_by_pass`].
 const SCREEN_BLOCK: usize = 16;
-
-/// Lanes of [`sums`]: independent partial sums the compiler can keep in one SIMD register each.
-const LANES: usize = 4;
-
-/// Adds `y0` to every `s_j` and returns `sum_j q_j g(s_j)`, `sum_j q_j |b_j|_1` and `sum_j q_j`
-/// over the tokens with `q_j > 0`, each in [`LANES`] partial sums. The rounding bound of
-/// [`KEEP_MARGIN_TOL`] holds for a sum taken in any order.
-fn sums(s: &mut [f64], q: &[f64], l1: &[f64], y0: f64, kappa: f64) -> (f64, f64, f64) {
-    let mut acc = [[0.0f64; LANES]; 3];
-    let mut add = |lane: usize, sj: &mut f64, qj: f64, l1j: f64| {
-        *sj += y0;
-        let g = if *sj > 0.0 { kappa * *sj } else { -*sj };
-        // Selected rather than skipped, so the loop has no branch; a token with `q_j = 0`
-        // adds nothing (`q_j g` alone could be `0 * inf`).
-        acc[0][lane] += if qj == 0.0 { 0.0 } else { qj * g };
-        acc[1][lane] += qj * l1j;
-        acc[2][lane] += qj;
-    };
-    let n = s.len() / LANES * LANES;
-    let (head, tail) = s.split_at_mut(n);
-    for ((sc, qc), lc) in head
-        .chunks_exact_mut(LANES)
-        .zip(q.chunks_exact(LANES))
-        .zip(l1.chunks_exact(LANES))
-    {
-        for lane in 0..LANES {
-            add(lane, &mut sc[lane], qc[lane], lc[lane]);
-        }
-    }
-    for ((sj, &qj), &l1j) in tail.iter_mut().zip(&q[n..]).zip(&l1[n..]) {
-        add(0, sj, qj, l1j);
-    }
-    let total = |a: &[f64; LANES]| (a[0] + a[1]) + (a[2] + a[3]);
-    (total(&acc[0]), total(&acc[1]), total(&acc[2]))
-}
 
 /// The tokens of `marginal` that clear the margin `tol` with the exact term sizes
 /// `sum_k |b_jk y_k| + |y_0|`: one more pass over the basis, only when a dual is that close.

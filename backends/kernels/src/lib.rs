@@ -9,7 +9,8 @@
 //! - [`column_dots`]: `v . A_j` for every column of the simplex's constraint matrix, most of a
 //!   pivot's work;
 //! - [`combine_rows`]: the same products for a matrix stored by rows (`sum_k v_k A_k`), whose
-//!   inner loop runs along a row and so fills every SIMD lane whatever the number of rows.
+//!   inner loop runs along a row and so fills every SIMD lane whatever the number of rows;
+//! - [`keep_sums`] and [`screen_blocks`]: the keep check's passes after its dots.
 //!
 //! Each kernel is one portable loop with several accumulators (a single running sum waits on
 //! every add, which made these passes latency-bound). Every build adds the same products in the
@@ -24,6 +25,9 @@
 #![warn(missing_docs)]
 
 use pulp::{Arch, Simd, WithSimd};
+
+mod keep;
+pub use keep::{keep_sums, screen_blocks};
 
 /// Defines a kernel's `pulp::WithSimd` type: its fields are the kernel's arguments, and its
 /// `with_simd`, marked `#[inline(always)]` so it is compiled inside the dispatched function,
