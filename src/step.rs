@@ -164,13 +164,13 @@ impl Step {
 
     /// The `k` most probable tokens, by selection.
     fn select(&self, k: usize) -> Vec<u32> {
+        if k == 0 {
+            return Vec::new();
+        }
         let mut head = Vec::new();
         candidates(self.q.len(), k, &mut head, |j| self.q[j]);
         // Positive finite f64s order as their bits do: integer keys, cheaper than `total_cmp`.
         let rank = |&(qj, j): &(f64, u32)| (Reverse(qj.to_bits()), j);
-        if k == 0 {
-            return Vec::new();
-        }
         if head.len() > k {
             head.select_nth_unstable_by_key(k - 1, rank);
             head.truncate(k);
