@@ -647,13 +647,7 @@ fn main() {
                 already += 1;
             }
             let qi = q[i as usize];
-            let mut ai: Vec<f64> = basis
-                .row(i as usize)
-                .unwrap()
-                .iter()
-                .map(|&b| f64::from(b))
-                .collect();
-            ai.push(1.0);
+            let ai = column_of(&basis, i);
             let start = Instant::now();
             let mut solve_time = 0.0;
             let mut ok = false;
@@ -760,13 +754,7 @@ fn main() {
         let (mut kit, mut kt, mut kpass) = (vec![], vec![], vec![]);
         for &i in &keeps {
             let qi = q[i as usize];
-            let mut ai: Vec<f64> = basis
-                .row(i as usize)
-                .unwrap()
-                .iter()
-                .map(|&b| f64::from(b))
-                .collect();
-            ai.push(1.0);
+            let ai = column_of(&basis, i);
             let s0 = Instant::now();
             let solve = newton(&head, 0, i, qi, &ai, full_j);
             let se = s0.elapsed().as_secs_f64();
@@ -813,4 +801,16 @@ fn main() {
             break;
         }
     }
+}
+
+/// Token `i`'s column `a_i = (b_i, 1)` in f64.
+fn column_of(basis: &Basis, i: u32) -> Vec<f64> {
+    let mut a: Vec<f64> = basis
+        .row(i as usize)
+        .expect("a token of the vocabulary")
+        .iter()
+        .map(|&b| f64::from(b))
+        .collect();
+    a.push(1.0);
+    a
 }
