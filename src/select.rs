@@ -36,15 +36,52 @@ pub(crate) fn candidates(
     scores: &mut Vec<(f64, u32)>,
     score: impl Fn(usize) -> f64,
 ) {
-    let mut floor = sampled_floor(n, want, &score);
-    loop {
-        scores.clear();
+    above_floor(n, want, scores, &score, |floor, scores| {
         for j in 0..n {
             let g = score(j);
             if g > 0.0 && g >= floor {
                 scores.push((g, j as u32));
             }
         }
+    })
+}
+
+/// [`candidates`] of the scores `values[j]`: the pass looks at a block of [`SCREEN_BLOCK`]
+/// values token by token only when one of them reaches the floor, so its comparisons vectorize
+/// (a lazy draw's step selects its heads over the whole vocabulary).
+pub(crate) fn candidates_in(values: &[f64], want: usize, scores: &mut Vec<(f64, u32)>) {
+    let n = values.len();
+    let mut blocks = Vec::new();
+    above_floor(n, want, scores, &|j| values[j], |floor, scores| {
+        blocks.clear();
+        basis_aware_kernels::blocks_reaching(values, floor, SCREEN_BLOCK, &mut blocks);
+        for &start in &blocks {
+            let block = &values[start..n.min(start + SCREEN_BLOCK)];
+            for (k, &v) in block.iter().enumerate() {
+                if v >= floor && v > 0.0 {
+                    scores.push((v, (start + k) as u32));
+                }
+            }
+        }
+    })
+}
+
+/// Values screened at once by [`candidates_in`].
+const SCREEN_BLOCK: usize = 16;
+
+/// Runs `pass(floor, scores)` (which pushes the positive scores at or above `floor`, in index
+/// order) from the sampled floor, and once more without a floor when fewer than `want` reach it.
+fn above_floor(
+    n: usize,
+    want: usize,
+    scores: &mut Vec<(f64, u32)>,
+    score: &impl Fn(usize) -> f64,
+    mut pass: impl FnMut(f64, &mut Vec<(f64, u32)>),
+) {
+    let mut floor = sampled_floor(n, want, score);
+    loop {
+        scores.clear();
+        pass(floor, scores);
         if scores.len() >= want || floor == 0.0 {
             return;
         }
@@ -84,4 +121,25 @@ pub(crate) fn largest_first(scores: &mut [(f64, u32)], want: usize) -> usize {
     }
     scores[..k].sort_unstable_by_key(|x| x.1);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_screened_pass_finds_what_the_plain_one_does() {
+        let values: Vec<f64> = (0..5000u64)
+            .map(|j| match j % 7 {
+                0 => 0.0,
+                k => ((j * 2_654_435_761) % 1000) as f64 * k as f64,
+            })
+            .collect();
+        for want in [1, 10, 300, 4999, 6000] {
+            let (mut plain, mut screened) = (Vec::new(), Vec::new());
+            candidates(values.len(), want, &mut plain, |j| values[j]);
+            candidates_in(&values, want, &mut screened);
+            assert_eq!(plain, screened, "want {want}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::rule::ThresholdRule;
-use crate::select::candidates;
+use crate::select::candidates_in;
 
 /// Largest threshold used. `sigma` must stay finite; `tau` is capped here only on steps where one
 /// token holds more than `1 - TAU_CAP` of the mass, where the threshold keeps that token alone
@@ -168,7 +168,7 @@ impl Step {
             return Vec::new();
         }
         let mut head = Vec::new();
-        candidates(self.q.len(), k, &mut head, |j| self.q[j]);
+        candidates_in(&self.q, k, &mut head);
         // Positive finite f64s order as their bits do: integer keys, cheaper than `total_cmp`.
         let rank = |&(qj, j): &(f64, u32)| (Reverse(qj.to_bits()), j);
         if head.len() > k {

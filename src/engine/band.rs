@@ -34,6 +34,9 @@ const HEAD_SURVIVE: f64 = 0.5;
 /// vector worth offering to the verifier (whose margin is far smaller than this).
 const OFFER_SLACK: f64 = 1e-6;
 
+/// Longest head order searched for a token's position rather than indexed.
+const SEARCHED_ORDER: usize = 512;
+
 /// Where an answer came from: the head LP, its copy grown from the priced head, a vector
 /// offered after that, or (the last slot) a copy grown from the vocabulary.
 pub const SLOTS: usize = 4;
@@ -106,7 +109,8 @@ pub struct BandStep<'a> {
     pub head: usize,
     /// Columns added per failed Farkas vector.
     pub grow: usize,
-    /// Each token's position in `order` (`u32::MAX` outside it).
+    /// Each token's position in `order` (`u32::MAX` outside it); empty when `order` has at
+    /// most [`SEARCHED_ORDER`] tokens.
     position: Vec<u32>,
     basis: &'a Basis,
 }
@@ -117,9 +121,13 @@ impl<'a> BandStep<'a> {
         let step = checker.step();
         let order = step.most_probable(priced.max(head).max(1));
         let head = head.clamp(1, order.len().max(1));
-        let mut position = vec![u32::MAX; step.vocab()];
-        for (k, &j) in order.iter().enumerate() {
-            position[j as usize] = k as u32;
+        // A short order is searched instead: a lazy draw's step would pay a `V`-long array.
+        let mut position = Vec::new();
+        if order.len() > SEARCHED_ORDER {
+            position.resize(step.vocab(), u32::MAX);
+            for (k, &j) in order.iter().enumerate() {
+                position[j as usize] = k as u32;
+            }
         }
         Self {
             order,
@@ -135,6 +143,9 @@ impl BandStep<'_> {
     /// Token `t`'s column in the head LP and its grown copies, when it is one: only the head's
     /// columns keep their positions in the copies (the token itself is never added to one).
     fn own_column(&self, t: u32) -> Option<usize> {
+        if self.position.is_empty() {
+            return self.order[..self.head].iter().position(|&j| j == t);
+        }
         let p = self.position[t as usize];
         (p != u32::MAX && (p as usize) < self.head).then_some(p as usize)
     }
@@ -198,12 +209,19 @@ impl BandEngine {
     /// Readies the engine for `band`'s step, reusing its buffers (the vocabulary-sized ones
     /// are sized once per vocabulary, not per step).
     pub fn prepare(&mut self, band: &BandStep<'_>, vocab: usize) {
-        self.s_for.clear();
+        self.prepare_quick(band, vocab);
         self.in_head.clear();
         self.in_head.resize(vocab, false);
         for &j in &band.order[..band.head.min(band.order.len())] {
             self.in_head[j as usize] = true;
         }
+    }
+
+    /// [`BandEngine::prepare`] for [`BandEngine::quick`] alone, which grows no copy of the head
+    /// and so needs no record of its columns.
+    pub fn prepare_quick(&mut self, band: &BandStep<'_>, vocab: usize) {
+        self.s_for.clear();
+        self.in_head.clear();
         self.mine.clear();
         self.mine.resize(vocab, false);
         self.mine_list.clear();
@@ -277,6 +295,79 @@ impl BandEngine {
         }
     }
 
+    /// Asks the head LP (built on first use) whether the head absorbs `t`: a point is submitted
+    /// as `t`'s reject certificate, and an infeasible answer leaves its Farkas vector in the
+    /// head LP.
+    fn ask_head(
+        &mut self,
+        band: &BandStep<'_>,
+        checker: &Checker<'_, '_>,
+        t: u32,
+        out: &mut Vec<Verified>,
+    ) -> HeadAnswer {
+        let step = checker.step();
+        let (q, kappa) = (step.q(), step.kappa());
+        let r = band.basis.dim() + 1;
+        self.stats.asked += 1;
+        // The point of `P_t` itself: `sum_{j != t} d_j a_j = q_t a_t` with `d_t = -q_t`, the
+        // token's own column (when in the head) fixed at zero. No rescaling afterwards, so the
+        // columns at a bound stay there, and the verifier's absorbers are only the basic ones.
+        column(band.basis, t, &mut self.rhs);
+        let scale = q[t as usize];
+        self.rhs.iter_mut().for_each(|x| *x *= scale);
+        let h0 = band.head;
+        self.ensure_cols(band, h0);
+        if self.head.is_none() {
+            let mut lp = HeadLp::new(r);
+            self.batch.clear();
+            for (&j, col) in band.order[..h0].iter().zip(self.head_cols.chunks_exact(r)) {
+                self.batch.push(j, col, q[j as usize], kappa);
+            }
+            let b = &self.batch;
+            lp.add_columns(&b.tokens, &b.cols, &b.lower, &b.upper);
+            self.head = Some(lp);
+        }
+        let clock = Instant::now();
+        let tier = self.head.as_mut().expect("built above");
+        let answer = solve_without(tier, &self.rhs, band.own_column(t), &mut self.point);
+        self.stats.lp_time += clock.elapsed();
+        if answer == HeadAnswer::Feasible {
+            let cert = reject_point(tier.tokens(), &self.point, t, q, kappa);
+            self.submit(checker, Certificate::Reject(cert), 0, false, out);
+        }
+        answer
+    }
+
+    /// Decides `t` the quick way, for a lazy draw's few tokens: the head LP alone, its point a
+    /// reject certificate, its Farkas vector a keep certificate over the vocabulary, with no
+    /// column generation. What neither settles is left to the next reduction.
+    pub fn quick(
+        &mut self,
+        band: &BandStep<'_>,
+        checker: &Checker<'_, '_>,
+        t: u32,
+        out: &mut Vec<Verified>,
+    ) {
+        if self.settled(checker, t) {
+            return;
+        }
+        let clock = Instant::now();
+        if self.ask_head(band, checker, t, out) == HeadAnswer::Infeasible {
+            let y = self.head.as_ref().expect("asked").farkas().to_vec();
+            self.submit(
+                checker,
+                Certificate::Keep(KeepCertificate { y }),
+                0,
+                true,
+                out,
+            );
+        }
+        self.solves.push(clock.elapsed());
+        if !self.settled(checker, t) {
+            self.stats.left += 1;
+        }
+    }
+
     fn decide(
         &mut self,
         band: &BandStep<'_>,
@@ -286,41 +377,14 @@ impl BandEngine {
     ) {
         let step = checker.step();
         let (q, kappa) = (step.q(), step.kappa());
-        let basis = band.basis;
-        let r = basis.dim() + 1;
-        self.stats.asked += 1;
-        let ti = t as usize;
-        // The point of `P_t` itself: `sum_{j != t} d_j a_j = q_t a_t` with `d_t = -q_t`, the
-        // token's own column (when in the head) fixed at zero. No rescaling afterwards, so the
-        // columns at a bound stay there, and the verifier's absorbers are only the basic ones.
-        column(basis, t, &mut self.rhs);
-        let scale = q[ti];
-        self.rhs.iter_mut().for_each(|x| *x *= scale);
-        let h0 = band.head;
-        self.ensure_cols(band, h0);
-        if self.head.is_none() {
-            let mut lp = HeadLp::new(r);
-            for (&j, col) in band.order[..h0].iter().zip(self.head_cols.chunks_exact(r)) {
-                let qj = q[j as usize];
-                lp.add_column(j, col, -qj, kappa * qj);
-            }
-            self.head = Some(lp);
-        }
+        let r = band.basis.dim() + 1;
         let own = band.own_column(t);
-        let clock = Instant::now();
-        let tier = self.head.as_mut().expect("built above");
-        let answer = solve_without(tier, &self.rhs, own, &mut self.point);
-        self.stats.lp_time += clock.elapsed();
-        let mut y = match answer {
-            HeadAnswer::Feasible => {
-                let cert = reject_point(tier.tokens(), &self.point, t, q, kappa);
-                self.submit(checker, Certificate::Reject(cert), 0, false, out);
-                return;
-            }
-            HeadAnswer::Infeasible => Some(tier.farkas().to_vec()),
+        let mut y = match self.ask_head(band, checker, t, out) {
+            HeadAnswer::Feasible => return,
+            HeadAnswer::Infeasible => Some(self.head.as_ref().expect("asked").farkas().to_vec()),
             HeadAnswer::Stalled => None,
         };
-        let tier = self.head.as_ref().expect("built above");
+        let tier = self.head.as_ref().expect("asked");
         let mut lp = self.grown.take().unwrap_or_else(|| tier.clone());
         lp.clone_from(tier);
         lp.stats = HeadStats::default();

@@ -34,6 +34,12 @@ pub const BAND_PRICED: usize = 4096;
 /// vocabulary (the ones with the largest `q_j g(s_j)`), doubling each round.
 pub const BAND_GROW: usize = 256;
 
+/// Columns of the head LP a lazy draw's tokens are asked of, with no column generation. Measured
+/// on the 95 step/seed pairs of `benches/real.rs` (callgrind, all draws): 820 M instructions at
+/// 128 columns, 762 M at 160, 693 M at 192, 743 M at 256. Fewer columns make each pivot
+/// cheaper but leave more tokens to the backend.
+pub const QUICK_HEAD: usize = 192;
+
 /// Most keep duals carried from one step to the next ([`BandLp`]'s pool).
 pub const BAND_POOL: usize = 32;
 
@@ -43,9 +49,10 @@ pub const BAND_CHUNK: usize = 8;
 /// Most chunks per wave (a wave narrows to one chunk where duals settle runs of tokens).
 pub const BAND_WAVE: usize = 4;
 
-/// Fewest pending tokens for which the band engine runs: building its heads costs more than a
-/// lazy draw's one backend solve (measured on 144 draws of real steps: median 5.8 ms and p99
-/// 68 ms through the band engine, against 0.73 ms and 4.3 ms through the simplex backend).
+/// Fewest pending tokens for which the band engine runs in full: building its priced head costs
+/// more than a lazy draw's one backend solve (measured on 144 draws of real steps: median 5.8 ms
+/// and p99 68 ms through the band engine, against 0.73 ms and 4.3 ms through the simplex
+/// backend). Fewer tokens are asked of a head LP of [`QUICK_HEAD`] columns alone.
 pub const BAND_MIN_PENDING: usize = 16;
 
 /// Fewest pending tokens for which the pool is tried (each carried dual costs a pass over the
@@ -140,6 +147,35 @@ impl BandLp {
         }
     }
 
+    /// A lazy draw's few tokens: each asked of the head LP alone ([`BandEngine::quick`]), over
+    /// the `head` most probable tokens' columns only, so the step costs no priced head.
+    fn quick(&mut self, work: &mut Workspace<'_, '_>, pending: &[u32]) {
+        let head = self.head.min(QUICK_HEAD);
+        let band = BandStep::new(&work.checker(), head, head, self.grow);
+        if self.engines.is_empty() {
+            self.engines.push(BandEngine::default());
+        }
+        let engine = &mut self.engines[0];
+        engine.prepare_quick(&band, work.step().vocab());
+        let mut found = Vec::new();
+        for &t in pending {
+            if work.out_of_time() {
+                break;
+            }
+            engine.solves.clear();
+            engine.quick(&band, &work.checker(), t, &mut found);
+            for verified in found.drain(..) {
+                work.record_verified(verified);
+            }
+            for &elapsed in &engine.solves {
+                work.count_solve(elapsed);
+            }
+            engine.clear();
+        }
+        engine.finish();
+        self.report.engines.add(&engine.stats);
+    }
+
     /// The duals that settled most tokens this call become the next call's pool.
     fn keep_pool(&mut self, basis: &Basis) {
         self.found.sort_by_key(|f| std::cmp::Reverse(f.0));
@@ -160,10 +196,11 @@ impl Reduction for BandLp {
         // alone (bulk rejects are a closed form, not LP work).
         // Its dense `(m + 1) x (m + 1)` basis inverses are built for the small bases the bulk
         // pass serves; the full basis (`m + 1 = 577`) goes to the backend, as before.
-        if !work.has_backend()
-            || pending.len() < BAND_MIN_PENDING
-            || work.basis().dim() + 1 > super::BULK_MAX_ROWS
-        {
+        if !work.has_backend() || work.basis().dim() + 1 > super::BULK_MAX_ROWS {
+            return;
+        }
+        if pending.len() < BAND_MIN_PENDING {
+            self.quick(work, pending);
             return;
         }
         let (step, basis) = (work.step(), work.basis());

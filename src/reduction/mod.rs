@@ -26,7 +26,7 @@ pub use crate::engine::band::BandStats;
 pub use crate::engine::head_lp::HeadStats;
 pub use band::{
     BandLp, BandReport, BAND_CHUNK, BAND_GROW, BAND_HEAD, BAND_MIN_PENDING, BAND_POOL, BAND_PRICED,
-    BAND_WAVE,
+    BAND_WAVE, QUICK_HEAD,
 };
 pub use bulk::{BulkRejects, BULK_MAX_ROWS, BULK_MIN_PENDING, DEFAULT_BULK_RADIUS};
 pub use chunks::{TailChunks, CHUNK_MASS};

@@ -2,7 +2,8 @@
 //! times, for quick iteration on the band engines: `cargo run --release -p basis-aware-tools
 //! --example band_probe -- [steps] [pipeline]` (`pipeline`: `default`, `bulk`, `band` or `old`;
 //! `PROBE_ONLY=<k>` for one step, `PROBE_HEADS=256,4096` and `PROBE_GROW` for the band's
-//! head LP, priced head and growth).
+//! head LP, priced head and growth). `PROBE_DRAWS=<passes>` times lazy draws instead, and
+//! `PROBE_EACH` prints each draw's backend calls, refusals, time and proof.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -318,7 +319,7 @@ fn timed_draws(pairs: &[(basis_aware::Step, u64)], basis: &Basis, passes: usize)
         for (step, seed) in pairs {
             let step = fresh(step);
             let start = Instant::now();
-            std::hint::black_box(
+            let drawn = std::hint::black_box(
                 sample_step(
                     &step,
                     basis,
@@ -329,6 +330,15 @@ fn timed_draws(pairs: &[(basis_aware::Step, u64)], basis: &Basis, passes: usize)
                 .expect("draw"),
             );
             times.push(start.elapsed().as_secs_f64() * 1e3);
+            if std::env::var_os("PROBE_EACH").is_some() {
+                eprintln!(
+                    "EACH {} {} {:.3} {:?}",
+                    drawn.solves,
+                    drawn.refused.len(),
+                    times[times.len() - 1],
+                    drawn.proof
+                );
+            }
         }
     }
     times

@@ -27,7 +27,9 @@
 use pulp::{Arch, Simd, WithSimd};
 
 mod keep;
+mod select;
 pub use keep::{keep_sums, screen_blocks};
+pub use select::blocks_reaching;
 
 /// Defines a kernel's `pulp::WithSimd` type: its fields are the kernel's arguments, and its
 /// `with_simd`, marked `#[inline(always)]` so it is compiled inside the dispatched function,
