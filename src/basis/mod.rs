@@ -158,6 +158,20 @@ impl Basis {
         }
     }
 
+    /// The same basis without its tiled copy, for tests of the passes that read either.
+    #[cfg(test)]
+    pub(crate) fn without_tiles(&self) -> Self {
+        Self {
+            tiles: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The tiled copy of the matrix, when it has one.
+    pub(crate) fn tiles(&self) -> Option<&[f32]> {
+        (!self.tiles.is_empty()).then_some(&self.tiles[..])
+    }
+
     /// `|b_j|_1` for every token.
     pub(crate) fn row_l1(&self) -> &[f64] {
         &self.row_l1

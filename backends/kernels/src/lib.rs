@@ -10,7 +10,10 @@
 //!   pivot's work;
 //! - [`combine_rows`]: the same products for a matrix stored by rows (`sum_k v_k A_k`), whose
 //!   inner loop runs along a row and so fills every SIMD lane whatever the number of rows;
-//! - [`keep_sums`] and [`screen_blocks`]: the keep check's passes after its dots.
+//! - [`keep_sums`] and [`screen_blocks`]: the keep check's passes after its dots;
+//! - [`tiled_keep_pass`]: the keep check's dots, sums and screen over a tiled basis in one sweep,
+//!   in AVX registers where present;
+//! - [`blocks_reaching`]: the block screen of a selection pass.
 //!
 //! Each kernel is one portable loop with several accumulators (a single running sum waits on
 //! every add, which made these passes latency-bound). Every build adds the same products in the
@@ -27,8 +30,10 @@
 use pulp::{Arch, Simd, WithSimd};
 
 mod keep;
+mod keep_pass;
 mod select;
 pub use keep::{keep_sums, screen_blocks};
+pub use keep_pass::{tile_scores, tiled_keep_pass, KeepPass};
 pub use select::blocks_reaching;
 
 /// Defines a kernel's `pulp::WithSimd` type: its fields are the kernel's arguments, and its
