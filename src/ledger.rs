@@ -3,6 +3,7 @@
 //! written here, and only after the verifier accepted its certificate, so the reductions that
 //! drive a ledger can choose *which* LPs to solve but cannot invent a decision.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -129,8 +130,12 @@ impl<'a> Checker<'_, 'a> {
 pub(crate) struct Ledger<'a> {
     pub step: &'a Step,
     pub basis: &'a Basis,
-    /// `0`: not settled; `k`: `outcomes[k - 1]`. Four bytes a token, allocated on first write.
+    /// `0`: not settled; `k`: `outcomes[k - 1]`. Four bytes a token, taken on first write from
+    /// the thread's spare arrays ([`SPARE_SLOTS`]) and given back, zeroed, on drop.
     slot: Vec<u32>,
+    /// The tokens written in `slot`, while they are at most [`TRACKED_WRITES`]: zeroing those
+    /// alone is cheaper than zeroing the array (a lazy draw writes a few hundred of `V`).
+    written: Vec<u32>,
     outcomes: Vec<(Outcome, Via)>,
     /// Backend calls made (single tokens, then chunks).
     pub solves: usize,
@@ -138,6 +143,51 @@ pub(crate) struct Ledger<'a> {
     pub backend_time: Duration,
     /// The caller's limits on this call; no backend call starts once its deadline has passed.
     pub budget: Budget,
+}
+
+/// Most writes a ledger tracks to zero its slot array entry by entry; past them it zeroes the
+/// whole array.
+const TRACKED_WRITES: usize = 4096;
+
+/// Spare slot arrays kept per thread.
+const SPARE: usize = 2;
+
+thread_local! {
+    /// All-zero slot arrays of dropped ledgers: a fresh `V`-long array costs a zeroing pass
+    /// (196 kB at `V = 49152`) that a lazy draw's few hundred writes do not.
+    static SPARE_SLOTS: RefCell<Vec<Vec<u32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An all-zero slot array of `vocab` entries, a spare one when the thread has it.
+fn spare_slots(vocab: usize) -> Vec<u32> {
+    SPARE_SLOTS
+        .with_borrow_mut(|spare| {
+            let at = spare.iter().position(|s| s.len() == vocab)?;
+            Some(spare.swap_remove(at))
+        })
+        .unwrap_or_else(|| vec![0; vocab])
+}
+
+impl Drop for Ledger<'_> {
+    fn drop(&mut self) {
+        if self.slot.is_empty() {
+            return;
+        }
+        let mut slot = std::mem::take(&mut self.slot);
+        if self.written.len() > TRACKED_WRITES {
+            slot.fill(0);
+        } else {
+            for &t in &self.written {
+                slot[t as usize] = 0;
+            }
+        }
+        SPARE_SLOTS.with_borrow_mut(|spare| {
+            if spare.len() >= SPARE {
+                spare.remove(0);
+            }
+            spare.push(slot);
+        });
+    }
 }
 
 impl<'a> Ledger<'a> {
@@ -153,6 +203,7 @@ impl<'a> Ledger<'a> {
             step,
             basis,
             slot: Vec::new(),
+            written: Vec::new(),
             outcomes: Vec::new(),
             solves: 0,
             set_solves: 0,
@@ -203,7 +254,7 @@ impl<'a> Ledger<'a> {
         via: Via,
     ) -> usize {
         if self.slot.is_empty() {
-            self.slot = vec![0; self.step.vocab()];
+            self.slot = spare_slots(self.step.vocab());
         }
         self.outcomes.push((outcome, via));
         let k = self.outcomes.len() as u32;
@@ -221,6 +272,9 @@ impl<'a> Ledger<'a> {
             if *s == 0 {
                 *s = k;
                 settled += 1;
+                if self.written.len() <= TRACKED_WRITES {
+                    self.written.push(t);
+                }
             }
         }
         settled

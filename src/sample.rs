@@ -162,10 +162,6 @@ impl Draw<'_> {
                 step.vocab()
             )));
         }
-        if refused_mask.len() != step.vocab() {
-            // Zeroed memory from the allocator: `resize` writes the flags one by one.
-            *refused_mask = vec![false; step.vocab()];
-        }
         let mut refused: Vec<(u32, Outcome)> = Vec::new();
         let result = loop {
             let mask = (!refused.is_empty()).then_some(&refused_mask[..]);
@@ -190,6 +186,11 @@ impl Draw<'_> {
                 break Ok((token, proof.clone()));
             }
             refused.push((token, outcome.clone()));
+            if refused_mask.len() != step.vocab() {
+                // Only once a candidate is refused: most draws keep their first. Zeroed memory
+                // from the allocator, as `resize` writes the flags one by one.
+                *refused_mask = vec![false; step.vocab()];
+            }
             refused_mask[token as usize] = true;
         };
         for &(t, _) in &refused {

@@ -51,7 +51,9 @@ pub(crate) fn candidates(
 /// (a lazy draw's step selects its heads over the whole vocabulary).
 pub(crate) fn candidates_in(values: &[f64], want: usize, scores: &mut Vec<(f64, u32)>) {
     let n = values.len();
-    let mut blocks = Vec::new();
+    // Sized for the floor's typical yield at once, not grown push by push.
+    let mut blocks = Vec::with_capacity(n.div_ceil(SCREEN_BLOCK).min(FLOOR_SLACK * want));
+    scores.reserve(FLOOR_SLACK * want);
     above_floor(n, want, scores, &|j| values[j], |floor, scores| {
         blocks.clear();
         basis_aware_kernels::blocks_reaching(values, floor, SCREEN_BLOCK, &mut blocks);
