@@ -7,7 +7,7 @@
 use pulp::{Arch, Simd, WithSimd};
 
 /// Independent partial sums of [`keep_sums`], one SIMD register of f64 each with AVX2.
-const LANES: usize = 4;
+pub(crate) const LANES: usize = 4;
 
 /// Adds `y0` to every `s[j]` and returns, over the tokens with `q[j] > 0`,
 /// `[sum q_j g(s_j), sum q_j l1_j, sum q_j]` with `g(t) = kappa t` for `t > 0` and `-t`
@@ -46,10 +46,38 @@ pub fn keep_sums(s: &mut [f64], q: &[f64], l1: &[f64], y0: f64, kappa: f64) -> [
 /// the portable loop's operations in its order (no fused multiply-add), so the sums are the
 /// same bit for bit.
 #[cfg(target_arch = "x86_64")]
-mod avx {
+pub(crate) mod avx {
     use std::arch::x86_64::*;
 
     use super::LANES;
+
+    /// The three sums' four lanes, one register each.
+    pub(crate) type Sums = [__m256d; 3];
+
+    /// Adds four tokens' terms to `sums`, lane for lane: `v` their scores (`y0` added), `q`
+    /// and `l1` theirs; the portable loop's operations in its order.
+    #[target_feature(enable = "avx")]
+    pub(crate) fn add_terms(sums: &mut Sums, v: __m256d, q: __m256d, l1: __m256d, kappa: __m256d) {
+        let (zero, sign) = (_mm256_setzero_pd(), _mm256_set1_pd(-0.0));
+        // `kappa v` where `v > 0` (false for NaN, as in the portable loop), else `-v`.
+        let positive = _mm256_cmp_pd::<_CMP_GT_OQ>(v, zero);
+        let g = _mm256_blendv_pd(_mm256_xor_pd(v, sign), _mm256_mul_pd(kappa, v), positive);
+        let absent = _mm256_cmp_pd::<_CMP_EQ_OQ>(q, zero);
+        sums[0] = _mm256_add_pd(sums[0], _mm256_blendv_pd(_mm256_mul_pd(q, g), zero, absent));
+        sums[1] = _mm256_add_pd(sums[1], _mm256_mul_pd(q, l1));
+        sums[2] = _mm256_add_pd(sums[2], q);
+    }
+
+    /// The registers' lanes, for the tail's tokens and the final additions.
+    #[target_feature(enable = "avx")]
+    pub(crate) fn lanes(sums: &Sums) -> [[f64; LANES]; 3] {
+        let mut out = [[0.0; LANES]; 3];
+        for (o, v) in out.iter_mut().zip(sums) {
+            // SAFETY: `o` holds `LANES = 4` f64s.
+            unsafe { _mm256_storeu_pd(o.as_mut_ptr(), *v) };
+        }
+        out
+    }
 
     /// # Safety
     /// The CPU must support AVX; the slices must have the same length.
@@ -62,9 +90,8 @@ mod avx {
         kappa: f64,
     ) -> [f64; 3] {
         let n = s.len() / LANES * LANES;
-        let (zero, sign) = (_mm256_setzero_pd(), _mm256_set1_pd(-0.0));
         let (y0v, kv) = (_mm256_set1_pd(y0), _mm256_set1_pd(kappa));
-        let (mut total, mut weighted, mut mass) = (zero, zero, zero);
+        let mut sums = [_mm256_setzero_pd(); 3];
         for k in (0..n).step_by(LANES) {
             // SAFETY: `k + LANES <= n <= len` for all three slices.
             let (sp, qj, lj) = unsafe {
@@ -76,28 +103,12 @@ mod avx {
             };
             let v = _mm256_add_pd(unsafe { _mm256_loadu_pd(sp) }, y0v);
             unsafe { _mm256_storeu_pd(sp, v) };
-            // `kappa v` where `v > 0` (false for NaN, as in the portable loop), else `-v`.
-            let positive = _mm256_cmp_pd::<_CMP_GT_OQ>(v, zero);
-            let g = _mm256_blendv_pd(_mm256_xor_pd(v, sign), _mm256_mul_pd(kv, v), positive);
-            let absent = _mm256_cmp_pd::<_CMP_EQ_OQ>(qj, zero);
-            let term = _mm256_blendv_pd(_mm256_mul_pd(qj, g), zero, absent);
-            total = _mm256_add_pd(total, term);
-            weighted = _mm256_add_pd(weighted, _mm256_mul_pd(qj, lj));
-            mass = _mm256_add_pd(mass, qj);
+            add_terms(&mut sums, v, qj, lj, kv);
         }
-        let lanes = |v: __m256d| {
-            let mut out = [0.0; LANES];
-            // SAFETY: `out` holds `LANES = 4` f64s.
-            unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
-            out
-        };
-        let mut acc = [lanes(total), lanes(weighted), lanes(mass)];
+        let mut acc = lanes(&sums);
         for ((sj, &qj), &l1j) in s[n..].iter_mut().zip(&q[n..]).zip(&l1[n..]) {
             *sj += y0;
-            let g = if *sj > 0.0 { kappa * *sj } else { -*sj };
-            acc[0][0] += if qj == 0.0 { 0.0 } else { qj * g };
-            acc[1][0] += qj * l1j;
-            acc[2][0] += qj;
+            super::add_term(&mut acc, 0, *sj, qj, l1j, kappa);
         }
         let sum = |a: &[f64; LANES]| (a[0] + a[1]) + (a[2] + a[3]);
         [sum(&acc[0]), sum(&acc[1]), sum(&acc[2])]
@@ -182,17 +193,31 @@ impl WithSimd for ScreenBlocks<'_> {
     }
 }
 
+/// Adds one token's terms to the sums' lane `lane`: `v` its score (`y0` added), `q` and `l1`
+/// its `q_j` and `|b_j|_1`.
+#[inline(always)]
+pub(crate) fn add_term(
+    acc: &mut [[f64; LANES]; 3],
+    lane: usize,
+    v: f64,
+    q: f64,
+    l1: f64,
+    kappa: f64,
+) {
+    let g = if v > 0.0 { kappa * v } else { -v };
+    // Selected rather than skipped, so the loop has no branch (`q_j g` alone could be
+    // `0 * inf`).
+    acc[0][lane] += if q == 0.0 { 0.0 } else { q * g };
+    acc[1][lane] += q * l1;
+    acc[2][lane] += q;
+}
+
 #[inline(always)]
 fn keep_sums_portable(s: &mut [f64], q: &[f64], l1: &[f64], y0: f64, kappa: f64) -> [f64; 3] {
     let mut acc = [[0.0f64; LANES]; 3];
     let mut add = |lane: usize, sj: &mut f64, qj: f64, l1j: f64| {
         *sj += y0;
-        let g = if *sj > 0.0 { kappa * *sj } else { -*sj };
-        // Selected rather than skipped, so the loop has no branch (`q_j g` alone could be
-        // `0 * inf`).
-        acc[0][lane] += if qj == 0.0 { 0.0 } else { qj * g };
-        acc[1][lane] += qj * l1j;
-        acc[2][lane] += qj;
+        add_term(&mut acc, lane, *sj, qj, l1j, kappa);
     };
     let n = s.len() / LANES * LANES;
     let (head, tail) = s.split_at_mut(n);

@@ -5,10 +5,8 @@
 //! tiles and those two are read once. [`tile_scores`] gives a tile's scores again, bit for bit
 //! the pass's, for the few tiles whose largest term asks for a look token by token.
 
+use crate::keep::{add_term, LANES};
 use crate::TILE;
-
-/// Lanes of the sums, as in [`crate::keep_sums`].
-const LANES: usize = 4;
 
 /// What one keep pass reads: the tiles of `B` ([`crate::tile_rows`], `dim` wide), the dual
 /// `(y, y0)`, and per token `q_j` and `|b_j|_1`.
@@ -67,20 +65,15 @@ pub fn tile_scores(tiles: &[f32], dim: usize, y: &[f64], y0: f64, t: usize) -> [
     s
 }
 
-/// One tile's dots, summed as `tiled_dots` sums them.
+/// One tile's dots, summed as `tiled_dots` sums them (its portable loop, on the one tile).
 #[inline(always)]
 fn dots(tile: &[f32], y: &[f64]) -> [f64; TILE] {
     let mut acc = [0.0f64; TILE];
-    for (run, &yk) in tile.chunks_exact(TILE).zip(y) {
-        for lane in 0..TILE {
-            acc[lane] += yk * f64::from(run[lane]);
-        }
-    }
+    crate::tiled_dots_portable(tile, y.len(), y, &mut acc);
     acc
 }
 
-/// Token `j`'s part of the sums and of its tile's largest term, `v` its score: the portable
-/// pass's and the AVX pass's tail.
+/// Token `j`'s part of the sums, `v` its score; returns its own term `scale q_j v`.
 #[inline(always)]
 fn add_token(
     pass: &KeepPass<'_>,
@@ -89,13 +82,8 @@ fn add_token(
     j: usize,
     v: f64,
 ) -> f64 {
-    let (q, l1) = (pass.q[j], pass.l1[j]);
-    let g = if v > 0.0 { pass.kappa * v } else { -v };
-    // Selected rather than skipped (`q_j g` alone could be `0 * inf`).
-    acc[0][lane] += if q == 0.0 { 0.0 } else { q * g };
-    acc[1][lane] += q * l1;
-    acc[2][lane] += q;
-    pass.scale * q * v
+    add_term(acc, lane, v, pass.q[j], pass.l1[j], pass.kappa);
+    pass.scale * pass.q[j] * v
 }
 
 /// Tiles `from..` token by token, into `acc` and `maxima`.
@@ -143,6 +131,7 @@ mod avx {
     use std::arch::x86_64::*;
 
     use super::{finish, tiles_by_token, KeepPass, LANES};
+    use crate::keep::avx::{add_terms, lanes};
     use crate::TILE;
 
     /// # Safety
@@ -152,13 +141,13 @@ mod avx {
         let (n, dim) = (pass.q.len(), pass.dim);
         let whole = n / LANES * LANES;
         let vector_tiles = (whole / TILE).min(maxima.len());
-        let (zero, sign) = (_mm256_setzero_pd(), _mm256_set1_pd(-0.0));
+        let zero = _mm256_setzero_pd();
         let (y0, kappa) = (_mm256_set1_pd(pass.y0), _mm256_set1_pd(pass.kappa));
         let (scale, lowest) = (
             _mm256_set1_pd(pass.scale),
             _mm256_set1_pd(f64::NEG_INFINITY),
         );
-        let (mut total, mut weighted, mut mass) = (zero, zero, zero);
+        let mut sums = [zero; 3];
         for (t, best) in maxima.iter_mut().enumerate().take(vector_tiles) {
             let tile = &pass.tiles[t * TILE * dim..(t + 1) * TILE * dim];
             let mut acc = [zero; TILE / LANES];
@@ -181,31 +170,19 @@ mod avx {
                     )
                 };
                 let v = _mm256_add_pd(*a, y0);
-                // `kappa v` where `v > 0` (false for NaN, as in the portable loop), else `-v`.
-                let positive = _mm256_cmp_pd::<_CMP_GT_OQ>(v, zero);
-                let g = _mm256_blendv_pd(_mm256_xor_pd(v, sign), _mm256_mul_pd(kappa, v), positive);
-                let absent = _mm256_cmp_pd::<_CMP_EQ_OQ>(q, zero);
-                total = _mm256_add_pd(total, _mm256_blendv_pd(_mm256_mul_pd(q, g), zero, absent));
-                weighted = _mm256_add_pd(weighted, _mm256_mul_pd(q, l1));
-                mass = _mm256_add_pd(mass, q);
+                add_terms(&mut sums, v, q, l1, kappa);
                 let term = _mm256_mul_pd(_mm256_mul_pd(scale, q), v);
                 let ordered = _mm256_cmp_pd::<_CMP_ORD_Q>(term, term);
                 top = _mm256_max_pd(top, _mm256_blendv_pd(lowest, term, ordered));
             }
-            let lanes = store(top);
-            *best = lanes[0].max(lanes[1]).max(lanes[2].max(lanes[3]));
+            let mut high = [0.0; LANES];
+            // SAFETY: `high` holds `LANES = 4` f64s.
+            unsafe { _mm256_storeu_pd(high.as_mut_ptr(), top) };
+            *best = high[0].max(high[1]).max(high[2].max(high[3]));
         }
-        let mut acc = [store(total), store(weighted), store(mass)];
+        let mut acc = lanes(&sums);
         tiles_by_token(pass, vector_tiles, &mut acc, maxima);
         finish(&acc)
-    }
-
-    #[target_feature(enable = "avx")]
-    fn store(v: __m256d) -> [f64; LANES] {
-        let mut out = [0.0; LANES];
-        // SAFETY: `out` holds `LANES = 4` f64s.
-        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
-        out
     }
 }
 
