@@ -210,7 +210,6 @@ impl BandEngine {
     /// are sized once per vocabulary, not per step).
     pub fn prepare(&mut self, band: &BandStep<'_>, vocab: usize) {
         self.prepare_quick(band, vocab);
-        self.in_head.clear();
         self.in_head.resize(vocab, false);
         for &j in &band.order[..band.head.min(band.order.len())] {
             self.in_head[j as usize] = true;
