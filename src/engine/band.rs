@@ -41,6 +41,15 @@ const SEARCHED_ORDER: usize = 512;
 /// offered after that, or (the last slot) a copy grown from the vocabulary.
 pub const SLOTS: usize = 4;
 
+/// Upper ends of [`BandStats::by_time`]'s classes but the last: a head-LP reject takes under
+/// 0.15 ms, a token that needs the priced head or the vocabulary milliseconds.
+pub const TIME_CLASSES: [Duration; 4] = [
+    Duration::from_micros(150),
+    Duration::from_micros(500),
+    Duration::from_millis(2),
+    Duration::from_millis(5),
+];
+
 /// What engines did, summed over a step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BandStats {
@@ -71,6 +80,9 @@ pub struct BandStats {
     pub verify_time: Duration,
     /// Time pricing columns over the vocabulary.
     pub price_time: Duration,
+    /// Tokens decided (or given up) and their summed time, by class of time per token: below
+    /// each of [`TIME_CLASSES`], then the rest.
+    pub by_time: [(usize, Duration); TIME_CLASSES.len() + 1],
 }
 
 impl BandStats {
@@ -90,6 +102,20 @@ impl BandStats {
         self.lp_time += other.lp_time;
         self.verify_time += other.verify_time;
         self.price_time += other.price_time;
+        for (total, part) in self.by_time.iter_mut().zip(&other.by_time) {
+            total.0 += part.0;
+            total.1 += part.1;
+        }
+    }
+
+    /// Counts `elapsed`, one token's time, in its class of [`BandStats::by_time`].
+    fn count_time(&mut self, elapsed: Duration) {
+        let class = TIME_CLASSES
+            .iter()
+            .position(|&end| elapsed < end)
+            .unwrap_or(TIME_CLASSES.len());
+        self.by_time[class].0 += 1;
+        self.by_time[class].1 += elapsed;
     }
 }
 
@@ -290,7 +316,9 @@ impl BandEngine {
             }
             let clock = Instant::now();
             self.decide(band, checker, t, out);
-            self.solves.push(clock.elapsed());
+            let elapsed = clock.elapsed();
+            self.stats.count_time(elapsed);
+            self.solves.push(elapsed);
         }
     }
 
@@ -361,7 +389,9 @@ impl BandEngine {
                 out,
             );
         }
-        self.solves.push(clock.elapsed());
+        let elapsed = clock.elapsed();
+        self.stats.count_time(elapsed);
+        self.solves.push(elapsed);
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }

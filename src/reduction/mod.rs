@@ -22,7 +22,7 @@ use crate::certificate::{BulkRejectCertificate, Certificate, Outcome};
 use crate::ledger::Ledger;
 use crate::step::Step;
 
-pub use crate::engine::band::BandStats;
+pub use crate::engine::band::{BandStats, TIME_CLASSES};
 pub use crate::engine::head_lp::HeadStats;
 pub use band::{
     BandLp, BandReport, BAND_CHUNK, BAND_GROW, BAND_HEAD, BAND_MIN_PENDING, BAND_POOL, BAND_PRICED,

@@ -48,15 +48,15 @@ fn main() {
         }
     }
     let (w, d) = w.expect("embedding");
+    let basis = svd_basis(&dir, &w, d);
     if let Some(file) = std::env::var("PROBE_SEQ")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
-        sequence(&files[file], &dir);
+        sequence(&files[file], &basis);
         return;
     }
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
     if std::env::var_os("PROBE_DRAWS").is_some() {
         draws(&all, &basis);
         return;
@@ -96,7 +96,13 @@ fn main() {
         if std::env::var("PROBE_POOL").is_ok_and(|v| v == "0") {
             band.pool_size = 0;
         }
-        for (name, rule) in [("eta", Rule::Eta(9e-4)), ("epsilon", Rule::Epsilon(3e-4))] {
+        // `PROBE_REPEAT`: the step's masks this many times, so a profile holds little setup.
+        let repeat: usize = std::env::var("PROBE_REPEAT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let rules = [("eta", Rule::Eta(9e-4)), ("epsilon", Rule::Epsilon(3e-4))];
+        for (name, rule) in rules.iter().cycle().take(2 * repeat) {
             let threads: usize = std::env::var("PROBE_THREADS")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -128,7 +134,7 @@ fn main() {
                     truncate_with(
                         logits,
                         &basis,
-                        &rule,
+                        rule,
                         Some(&mut SimplexBackend::default()),
                         &mut pipeline,
                     )
@@ -144,6 +150,14 @@ fn main() {
             let r = &band.report;
             let e = &r.engines;
             eprintln!("    band asked {} points {:?} duals {:?} refused {} screened {} misses {} left {} grown_max {} waves {} | pool tried {} hits {} kept {}", e.asked, e.points, e.duals, e.refused, e.screened, e.misses, e.left, e.grown_max, r.waves, r.pool_tried, r.pool_hits, r.pool_kept);
+            eprintln!(
+                "    band tokens by time per token (< 0.15, 0.5, 2, 5 ms, rest): {}",
+                e.by_time
+                    .iter()
+                    .map(|(n, t)| format!("{n} in {:.1} ms", t.as_secs_f64() * 1e3))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             eprintln!(
                 "    lp {:?} | lp {:.1} ms verify {:.1} ms price {:.1} ms (summed over threads)",
                 e.lp.iter()
@@ -371,10 +385,24 @@ fn unembed(w: &[f32], h: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The directory's top-20 SVD basis of `w` (`d` columns), built and saved there when missing
+/// (the mask bench writes the same file).
+fn svd_basis(dir: &std::path::Path, w: &[f32], d: usize) -> Basis {
+    let file = dir.join("svd20.safetensors");
+    if let Ok((basis, _)) = Basis::load(&file) {
+        return basis;
+    }
+    let view = basis_aware::MatrixView::new(w, w.len() / d, d).expect("embedding shape");
+    let basis = Basis::svd(view, 20).expect("SVD basis");
+    basis
+        .save(&file, &std::collections::HashMap::new())
+        .expect("save the SVD basis");
+    basis
+}
+
 /// The consecutive steps of one prompt under eta through one `BandLp`: how many of each step's
 /// keeps the duals carried from the step before settle (the pool's hit rate step to step).
-fn sequence(file: &std::path::Path, dir: &std::path::Path) {
-    let (basis, _) = Basis::load(dir.join("svd20.safetensors")).expect("svd basis");
+fn sequence(file: &std::path::Path, basis: &Basis) {
     let instance = Instance::load(file).expect("instance");
     let mut band = BandLp::default();
     for k in 0..instance.steps {
@@ -389,7 +417,7 @@ fn sequence(file: &std::path::Path, dir: &std::path::Path) {
         ];
         let m = truncate_with(
             &logits,
-            &basis,
+            basis,
             &Rule::Eta(9e-4),
             Some(&mut SimplexBackend::default()),
             &mut pipeline,
