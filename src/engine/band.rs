@@ -270,6 +270,13 @@ impl BandEngine {
         self.mine_list.clear();
     }
 
+    /// Records the time of a token asked since `clock` started.
+    fn token_done(&mut self, clock: Instant) {
+        let elapsed = clock.elapsed();
+        self.stats.count_time(elapsed);
+        self.solves.push(elapsed);
+    }
+
     fn settled(&self, checker: &Checker<'_, '_>, t: u32) -> bool {
         self.mine[t as usize] || checker.is_settled(t)
     }
@@ -316,9 +323,7 @@ impl BandEngine {
             }
             let clock = Instant::now();
             self.decide(band, checker, t, out);
-            let elapsed = clock.elapsed();
-            self.stats.count_time(elapsed);
-            self.solves.push(elapsed);
+            self.token_done(clock);
         }
     }
 
@@ -389,9 +394,7 @@ impl BandEngine {
                 out,
             );
         }
-        let elapsed = clock.elapsed();
-        self.stats.count_time(elapsed);
-        self.solves.push(elapsed);
+        self.token_done(clock);
         if !self.settled(checker, t) {
             self.stats.left += 1;
         }
