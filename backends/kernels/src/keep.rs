@@ -142,53 +142,46 @@ pub fn screen_blocks(
     })
 }
 
-struct KeepSums<'a> {
+dispatched!(KeepSums<'a> {
     s: &'a mut [f64],
     q: &'a [f64],
     l1: &'a [f64],
     y0: f64,
     kappa: f64,
     sums: &'a mut [f64; 3],
+} => keep_sums_into);
+
+#[inline(always)]
+fn keep_sums_into(s: &mut [f64], q: &[f64], l1: &[f64], y0: f64, kappa: f64, sums: &mut [f64; 3]) {
+    *sums = keep_sums_portable(s, q, l1, y0, kappa);
 }
 
-impl WithSimd for KeepSums<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        *self.sums = keep_sums_portable(self.s, self.q, self.l1, self.y0, self.kappa);
-    }
-}
-
-struct ScreenBlocks<'a> {
+dispatched!(ScreenBlocks<'a> {
     s: &'a [f64],
     q: &'a [f64],
     scale: f64,
     bar: f64,
     block: usize,
     out: &'a mut Vec<usize>,
-}
+} => screen_blocks_portable);
 
-impl WithSimd for ScreenBlocks<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        let (scale, bar) = (self.scale, self.bar);
-        for (b, (sc, qc)) in self
-            .s
-            .chunks(self.block)
-            .zip(self.q.chunks(self.block))
-            .enumerate()
-        {
-            // No early exit: the whole block's comparisons vectorize.
-            let any = sc
-                .iter()
-                .zip(qc)
-                .fold(false, |any, (&sj, &qj)| any | (scale * qj * sj > bar));
-            if any {
-                self.out.push(b * self.block);
-            }
+#[inline(always)]
+fn screen_blocks_portable(
+    s: &[f64],
+    q: &[f64],
+    scale: f64,
+    bar: f64,
+    block: usize,
+    out: &mut Vec<usize>,
+) {
+    for (b, (sc, qc)) in s.chunks(block).zip(q.chunks(block)).enumerate() {
+        // No early exit: the whole block's comparisons vectorize.
+        let any = sc
+            .iter()
+            .zip(qc)
+            .fold(false, |any, (&sj, &qj)| any | (scale * qj * sj > bar));
+        if any {
+            out.push(b * block);
         }
     }
 }

@@ -29,13 +29,6 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-mod keep;
-mod keep_pass;
-mod select;
-pub use keep::{keep_sums, screen_blocks};
-pub use keep_pass::{tile_scores, tiled_keep_pass, KeepPass};
-pub use select::blocks_reaching;
-
 /// Defines a kernel's `pulp::WithSimd` type: its fields are the kernel's arguments, and its
 /// `with_simd`, marked `#[inline(always)]` so it is compiled inside the dispatched function,
 /// calls the kernel's portable loop with them.
@@ -55,6 +48,14 @@ macro_rules! dispatched {
         }
     };
 }
+
+// After the macro, which the modules' kernels use too.
+mod keep;
+mod keep_pass;
+mod select;
+pub use keep::{keep_sums, screen_blocks};
+pub use keep_pass::{tile_scores, tiled_keep_pass, KeepPass};
+pub use select::blocks_reaching;
 
 /// Writes `b_j . y` into `out[j]` for every row `b_j` of the row-major `data` (`dim` wide,
 /// `dim == y.len()`), accumulated in f64; with `dim == 0` every dot is zero.

@@ -21,27 +21,22 @@ pub fn blocks_reaching(values: &[f64], floor: f64, block: usize, out: &mut Vec<u
     })
 }
 
-struct BlocksReaching<'a> {
+dispatched!(BlocksReaching<'a> {
     values: &'a [f64],
     floor: f64,
     block: usize,
     out: &'a mut Vec<usize>,
-}
+} => blocks_reaching_portable);
 
-impl WithSimd for BlocksReaching<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _: S) {
-        let floor = self.floor;
-        for (b, chunk) in self.values.chunks(self.block).enumerate() {
-            // No early exit: the whole block's comparisons vectorize.
-            let hit = chunk
-                .iter()
-                .fold(false, |hit, &v| hit | ((v >= floor) & (v > 0.0)));
-            if hit {
-                self.out.push(b * self.block);
-            }
+#[inline(always)]
+fn blocks_reaching_portable(values: &[f64], floor: f64, block: usize, out: &mut Vec<usize>) {
+    for (b, chunk) in values.chunks(block).enumerate() {
+        // No early exit: the whole block's comparisons vectorize.
+        let hit = chunk
+            .iter()
+            .fold(false, |hit, &v| hit | ((v >= floor) & (v > 0.0)));
+        if hit {
+            out.push(b * block);
         }
     }
 }
